@@ -1,0 +1,30 @@
+"""singan-seg: synthetic image/mask pairs from single-image GANs (SinGAN-Seg), with evaluation.
+
+Public API (see README):
+    train(image, mask, out_dir=..., preset="fast")  -> SinGANSeg
+    load(model_dir)                                  -> SinGANSeg
+    sample(model_or_dir, num=10, seed=0)             -> Samples (uint8 images, bool masks)
+    generate(model_dir, out_dir, num=10)             -> samples directory on disk
+"""
+
+__version__ = "0.1.0"
+
+from .config import PRESETS, TrainConfig, get_preset  # noqa: E402
+from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
+from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
+from .model import SinGANSeg, compute_pyramid  # noqa: E402
+from .sample import Samples, generate, sample, write_samples  # noqa: E402
+from .train import train  # noqa: E402
+
+
+def load(model_dir, device: str = "auto") -> SinGANSeg:
+    """Load a trained model directory (checksums verified, nothing unpickled)."""
+    from .device import resolve_device
+    from .model import load_model
+
+    return load_model(model_dir, resolve_device(device))[0]
+
+
+__all__ = ["__version__", "PRESETS", "TrainConfig", "get_preset", "Pair", "load_pair", "make_phantom",
+           "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError", "SinGANSeg",
+           "compute_pyramid", "Samples", "generate", "sample", "write_samples", "train", "load"]

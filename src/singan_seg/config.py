@@ -1,0 +1,147 @@
+"""Training configuration and named presets.
+
+A `TrainConfig` holds every hyper-parameter of one SinGAN-Seg training run. It is saved in full inside
+each model directory (`config.json`), so a model can always be traced back to how it was made.
+
+Presets:
+- ``paper``: the SinGAN / SinGAN-Seg recipe as published (Shaham et al. 2019; Thambawita et al. 2022).
+- ``fast``:  the default; the same architecture made cheap enough for a laptop-class CPU (see README,
+             "Performance", for what changes and what it costs in quality).
+- ``tiny``:  a few seconds on a CPU; for tests and smoke runs only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- image pyramid (computed the way SinGAN does: see model/pyramid.py) ---
+    max_size: int = 250  # longest side of the finest scale, px
+    min_size: int = 25  # shortest side of the coarsest scale, px
+    scale_factor: float = 0.75  # nominal ratio between neighbouring scales (adjusted to fit min_size)
+
+    # --- networks (one generator and one discriminator per scale) ---
+    num_layers: int = 5  # conv blocks per network, head and tail included
+    kernel_size: int = 3
+    base_channels: int = 32  # filters at the coarsest scale
+    max_channels: int = 128  # cap on filters
+    channels_double_every: int = 4  # filters double every this many scales
+    init_from_previous: bool = True  # a new scale starts from the previous scale's weights when shapes allow
+
+    # --- optimisation (WGAN-GP + reconstruction) ---
+    iters_per_scale: int = 2000
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay_fraction: float = 0.8  # lr x gamma after this fraction of a scale's iterations (1600 of 2000)
+    lr_decay_gamma: float = 0.1
+    d_steps: int = 3  # discriminator updates per iteration
+    g_steps: int = 3  # generator updates per iteration
+    rec_weight: float = 10.0  # alpha: weight of the reconstruction loss
+    gp_weight: float = 0.1  # lambda: weight of the WGAN gradient penalty
+    noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
+
+    # --- speed-ups (off in the paper preset) ---
+    concurrent_scales: int = 1  # ConSinGAN: train this many finest scales together (1 = SinGAN)
+    concurrent_lr_scale: float = 0.1  # lr multiplier for each earlier scale trained concurrently
+    bf16: bool = False  # bfloat16 autocast for convolutions
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive_ints = ("max_size", "min_size", "num_layers", "kernel_size", "base_channels", "max_channels",
+                         "channels_double_every", "iters_per_scale", "d_steps", "g_steps", "concurrent_scales")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{name} should be a positive integer, got {value!r}")
+        if not 0.0 < self.scale_factor < 1.0:
+            raise InputError(f"scale_factor should be in (0, 1), got {self.scale_factor!r}")
+        if self.min_size > self.max_size:
+            raise InputError(f"min_size ({self.min_size}) should not exceed max_size ({self.max_size})")
+        if self.kernel_size % 2 != 1:
+            raise InputError(f"kernel_size should be odd, got {self.kernel_size!r}")
+        if not 0.0 <= self.lr_decay_fraction <= 1.0:
+            raise InputError(f"lr_decay_fraction should be in [0, 1], got {self.lr_decay_fraction!r}")
+        for name in ("lr_g", "lr_d", "rec_weight", "noise_amp_init"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"{name} should be positive, got {getattr(self, name)!r}")
+        if self.seed < 0:
+            raise InputError(f"seed should be >= 0, got {self.seed!r}")
+
+    @property
+    def lr_decay_iter(self) -> int:
+        """Iteration (within a scale) at which the learning rates drop by `lr_decay_gamma`."""
+        return int(round(self.lr_decay_fraction * self.iters_per_scale))
+
+    def channels_at(self, scale: int) -> int:
+        """Filters of the networks at pyramid level `scale` (0 = coarsest): 32, doubling every 4 scales, cap 128."""
+        return min(self.base_channels * 2 ** (scale // self.channels_double_every), self.max_channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown training settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some values changed; `None` values are ignored (handy for optional CLI flags)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(),
+    # Cheaper recipe for CPUs: fewer iterations, constant narrow networks, ConSinGAN-style concurrent
+    # training of the last scales, and bf16 autocast. Figures behind these choices: benchmarks/train_speed.py.
+    "fast": TrainConfig(
+        iters_per_scale=400,
+        max_channels=32,
+        d_steps=2,
+        g_steps=2,
+        concurrent_scales=2,
+        bf16=False,
+    ),
+    # The demo: the fast recipe on the small phantom; a few minutes on 2 CPU cores.
+    "demo": TrainConfig(
+        max_size=128,
+        iters_per_scale=300,
+        max_channels=32,
+        d_steps=2,
+        g_steps=2,
+        concurrent_scales=2,
+    ),
+    "tiny": TrainConfig(
+        max_size=40,
+        min_size=12,
+        scale_factor=0.6,
+        base_channels=8,
+        max_channels=8,
+        iters_per_scale=30,
+        d_steps=1,
+        g_steps=1,
+    ),
+}
+
+DEFAULT_PRESET = "fast"
+
+
+def get_preset(name: str, **overrides: Any) -> TrainConfig:
+    """The named preset, with `overrides` applied (None values ignored)."""
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"unknown preset {name!r}{hint}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name].replace(**overrides)

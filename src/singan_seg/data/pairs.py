@@ -1,0 +1,196 @@
+"""Reading and validating one image/mask pair.
+
+All checks on user-supplied pairs live here, so every entry point (CLI, API, pipeline) reports the same
+one-line errors naming the file and the problem.
+
+Conventions:
+- images become RGB uint8 arrays (H, W, 3); grayscale, palette, RGBA, CMYK and 16-bit inputs are converted,
+  and each conversion is recorded in `Pair.notes` (and logged);
+- masks become boolean arrays (H, W): the gray value (of an RGB mask: its luminance) is binarised at >= 128,
+  because masks are often saved as JPEGs whose compression noise makes values other than 0 and 255.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import InputError
+from ..files import sha256_file
+
+log = logging.getLogger("singan_seg")
+
+MASK_THRESHOLD = 128
+
+
+@dataclass
+class Pair:
+    """One real image and its segmentation mask, validated and aligned."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    mask: np.ndarray  # (H, W) bool
+    source_id: str = "pair"
+    image_path: Path | None = None
+    mask_path: Path | None = None
+    image_sha256: str | None = None
+    mask_sha256: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def foreground_fraction(self) -> float:
+        return float(self.mask.mean())
+
+    def describe_inputs(self) -> dict:
+        """Provenance recorded in every model's config.json."""
+        return {
+            "source_id": self.source_id,
+            "image": {"name": None if self.image_path is None else self.image_path.name, "sha256": self.image_sha256},
+            "mask": {"name": None if self.mask_path is None else self.mask_path.name, "sha256": self.mask_sha256},
+            "size": [self.height, self.width],
+            "foreground_fraction": round(self.foreground_fraction, 6),
+            "notes": list(self.notes),
+        }
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory, expected an image file", path)
+    try:
+        img = Image.open(path)
+        img.load()  # decode now, so truncated or corrupt files fail here
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise InputError(f"cannot read image ({exc.__class__.__name__}: {exc})", path) from None
+    return img
+
+
+def _to_8bit_gray(img: Image.Image) -> np.ndarray:
+    """Gray values 0..255 as uint8 for any single-channel mode (1, L, P, I;16, I, F)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if arr.max() <= 1.0 else 255.0
+        return np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+    return np.asarray(img.convert("L"))
+
+
+def image_to_rgb(img: Image.Image, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
+    """An RGB uint8 array from any Pillow image; conversions are noted."""
+    notes = notes if notes is not None else []
+    mode = img.mode
+    if mode == "RGB":
+        return np.asarray(img, dtype=np.uint8).copy()
+    if mode in ("RGBA", "LA", "PA"):
+        alpha = np.asarray(img.getchannel("A"))
+        if alpha.min() < 255:
+            notes.append(f"{path.name if path else 'image'}: {mode} with transparency; alpha dropped (not composited)")
+        else:
+            notes.append(f"{path.name if path else 'image'}: {mode} converted to RGB (alpha was opaque)")
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    if mode in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F"):
+        gray = _to_8bit_gray(img)
+        notes.append(f"{path.name if path else 'image'}: {mode} (single-channel) image replicated to RGB")
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    notes.append(f"{path.name if path else 'image'}: {mode} converted to RGB")
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def mask_to_bool(img: Image.Image, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
+    """A boolean mask from any Pillow image, binarised at gray >= 128."""
+    notes = notes if notes is not None else []
+    if img.mode in ("RGBA", "LA", "PA"):
+        img = img.convert("RGB" if img.mode != "LA" else "L")
+    if img.mode in ("RGB", "CMYK", "YCbCr", "P"):
+        img = img.convert("L")
+    if img.mode.startswith("I") or img.mode == "F":
+        notes.append(f"{path.name if path else 'mask'}: {img.mode} mask scaled to 8 bits before binarising")
+    if img.mode in ("L", "1"):
+        return binarise_gray(np.asarray(img.convert("L")), path, notes)
+    return binarise_gray(_to_8bit_gray(img), path, notes)
+
+
+def binarise_gray(gray: np.ndarray, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
+    """gray >= 128; a label map holding only 0 and 1 (a common way to save masks) takes 1 as foreground."""
+    if gray.max() == 1:
+        if notes is not None:
+            notes.append(f"{path.name if path else 'mask'}: values are 0/1 labels; 1 taken as foreground")
+        return gray == 1
+    return gray >= MASK_THRESHOLD
+
+
+def check_pair_arrays(image: np.ndarray, mask: np.ndarray, image_name: str = "image", mask_path: Path | None = None,
+                      allow_empty_mask: bool = False) -> None:
+    """Shape, alignment and content checks shared by file and array inputs."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image should be an (H, W, 3) RGB array, got shape {tuple(image.shape)}")
+    if mask.ndim != 2:
+        raise InputError(f"mask should be an (H, W) array, got shape {tuple(mask.shape)}", mask_path)
+    if image.shape[:2] != mask.shape:
+        (ih, iw), (mh, mw) = image.shape[:2], mask.shape
+        raise InputError(f"mask is {mw}x{mh} px but {image_name} is {iw}x{ih} px; they must be the same size",
+                         mask_path)
+    if not mask.any():
+        if not allow_empty_mask:
+            raise InputError("mask is empty (no pixel >= 128); refusing: the generator would learn no object "
+                             "(pass allow_empty_mask / --allow-empty-mask to train on a negative image)", mask_path)
+    elif mask.all():
+        message = f"{mask_path or 'mask'}: mask covers the whole image; samples will have full masks too"
+        warnings.warn(message, stacklevel=3)
+        log.warning(message)
+
+
+def load_pair(image_path: str | Path, mask_path: str | Path, source_id: str | None = None,
+              allow_empty_mask: bool = False) -> Pair:
+    """Read, convert and validate an image/mask pair from files."""
+    image_path, mask_path = Path(image_path), Path(mask_path)
+    notes: list[str] = []
+    image = image_to_rgb(_open(image_path), image_path, notes)
+    mask = mask_to_bool(_open(mask_path), mask_path, notes)
+    check_pair_arrays(image, mask, image_path.name, mask_path, allow_empty_mask)
+    for note in notes:
+        log.info(note)
+    return Pair(image=image, mask=mask, source_id=source_id or image_path.stem, image_path=image_path,
+                mask_path=mask_path, image_sha256=sha256_file(image_path), mask_sha256=sha256_file(mask_path),
+                notes=notes)
+
+
+def pair_from_arrays(image: np.ndarray, mask: np.ndarray, source_id: str = "array",
+                     allow_empty_mask: bool = False) -> Pair:
+    """A Pair from in-memory arrays: image (H, W, 3) uint8 (or float in [0, 1]), mask (H, W) bool or 0..255."""
+    image = np.asarray(image)
+    mask = np.asarray(mask)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    if np.issubdtype(image.dtype, np.floating):
+        if image.min() < 0 or image.max() > 1:
+            raise InputError(f"float images should be in [0, 1], got [{image.min():.3g}, {image.max():.3g}]")
+        image = np.round(image * 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InputError(f"image arrays should be uint8 or float in [0, 1], got {image.dtype}")
+    if mask.ndim == 3:
+        mask = mask[..., 0] if mask.shape[2] in (1, 3, 4) else mask
+    if np.issubdtype(mask.dtype, np.floating):
+        mask = mask >= 0.5
+    elif mask.dtype != bool:
+        mask = binarise_gray(mask.astype(np.int64))
+    check_pair_arrays(image, mask, allow_empty_mask=allow_empty_mask)
+    return Pair(image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask), source_id=source_id)

@@ -1,0 +1,112 @@
+"""The samples directory: the on-disk format every command shares.
+
+    DIR/images/<stem>.png   RGB image
+    DIR/masks/<stem>.png    single-channel mask, 0/255, same stem and size as the image
+    DIR/soft_masks/<stem>.png  optional raw mask channel, 0..255 (only with --soft-masks)
+    DIR/manifest.csv        one row per pair (columns below, plus any extra columns a step adds)
+
+A directory is written into a staging folder and renamed into place when complete, so a crash never leaves
+a directory that looks finished but is not.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+from ..files import atomic_path, sha256_bytes, sha256_file, write_text_atomic
+
+# Columns every manifest starts with; steps such as style transfer append their own after these.
+MANIFEST_COLUMNS = ["stem", "image", "mask", "image_sha256", "mask_sha256", "height", "width",
+                    "source_id", "model", "seed", "start_scale", "method"]
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """PNG-encode a uint8 (H, W, 3) RGB or (H, W) L array."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_to_png_array(mask: np.ndarray) -> np.ndarray:
+    """Boolean (H, W) mask -> uint8 0/255."""
+    return np.where(mask, 255, 0).astype(np.uint8)
+
+
+def write_pair_files(directory: Path, stem: str, image: np.ndarray, mask: np.ndarray,
+                     soft_mask: np.ndarray | None = None) -> dict[str, str]:
+    """Write images/<stem>.png and masks/<stem>.png (and soft_masks/) into `directory`; return file columns."""
+    if image.shape[:2] != mask.shape:
+        raise ValueError(f"image {image.shape} and mask {mask.shape} of {stem} differ in size")
+    image_png, mask_png = png_bytes(image), png_bytes(mask_to_png_array(mask))
+    for sub, data in (("images", image_png), ("masks", mask_png)):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+        (directory / sub / f"{stem}.png").write_bytes(data)
+    if soft_mask is not None:
+        (directory / "soft_masks").mkdir(parents=True, exist_ok=True)
+        (directory / "soft_masks" / f"{stem}.png").write_bytes(png_bytes(soft_mask))
+    return {"stem": stem, "image": f"images/{stem}.png", "mask": f"masks/{stem}.png",
+            "image_sha256": sha256_bytes(image_png), "mask_sha256": sha256_bytes(mask_png),
+            "height": str(image.shape[0]), "width": str(image.shape[1])}
+
+
+def write_manifest(path: Path, rows: Iterable[dict]) -> None:
+    """Write rows as CSV: the standard columns first, then any others in first-seen order."""
+    rows = list(rows)
+    columns = list(MANIFEST_COLUMNS)
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: row.get(key, "") for key in columns})
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str, str]]:
+    """Rows of DIR/manifest.csv after checking the layout; with `verify`, every file's sha256 too."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError("samples directory not found", directory)
+    for sub in ("images", "masks"):
+        if not (directory / sub).is_dir():
+            raise InputError(f"not a samples directory: no {sub}/ folder inside", directory)
+    manifest = directory / "manifest.csv"
+    if not manifest.is_file():
+        raise InputError("not a samples directory: no manifest.csv", directory)
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("stem", "image", "mask") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"manifest lacks columns {missing}", manifest)
+        rows = list(reader)
+    for row in rows:
+        for column in ("image", "mask"):
+            file = directory / row[column]
+            if not file.is_file():
+                raise InputError(f"manifest lists {row[column]} but the file is missing", manifest)
+            expected = row.get(f"{column}_sha256")
+            if verify and expected and sha256_file(file) != expected:
+                raise InputError(f"{row[column]} does not match its sha256 in the manifest", manifest)
+    return rows
+
+
+def load_sample(directory: str | Path, row: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W, 3) uint8 image and (H, W) bool mask of one manifest row."""
+    directory = Path(directory)
+    image = np.asarray(Image.open(directory / row["image"]).convert("RGB"))
+    mask = np.asarray(Image.open(directory / row["mask"]).convert("L")) >= 128
+    return image, mask
+
+
+def save_png(path: Path, array: np.ndarray) -> None:
+    """Write one PNG atomically."""
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")

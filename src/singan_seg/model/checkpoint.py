@@ -1,0 +1,148 @@
+"""Model directories: `weights.safetensors` + `config.json`. Loading never unpickles anything.
+
+config.json holds the format version, package version, the full TrainConfig, pyramid shapes, per-scale
+widths, noise amplitudes, training progress, the sha256 of the input files and of the weights file.
+The weights are written first and config.json last (both atomically), so config.json is the commit
+point: a directory whose config.json verifies is a consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from .. import __version__
+from ..config import TrainConfig
+from ..errors import CheckpointError
+from ..files import sha256_bytes, write_bytes_atomic, write_json_atomic
+from .networks import ScaleDiscriminator, ScaleGenerator
+from .singan import SinGANSeg
+
+FORMAT_NAME = "singan-seg-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+
+
+def is_model_dir(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().to("cpu").contiguous() for k, v in state.items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    start = prefix + "."
+    return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+
+
+def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDiscriminator | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the model (and, while training, the last discriminator for resuming); return config.json's dict."""
+    model_dir = Path(model_dir)
+    tensors: dict[str, torch.Tensor] = {}
+    for n, generator in enumerate(model.generators):
+        tensors.update(_prefixed(f"generators.{n}", generator.state_dict()))
+    if discriminator is not None:
+        tensors.update(_prefixed("discriminator", discriminator.state_dict()))
+    if model.rec_noise is not None:
+        tensors["rec_noise"] = model.rec_noise.detach().to("cpu").contiguous()
+    weights = save_safetensors(tensors, metadata={"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)})
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "config": model.config.to_dict(),
+        "pyramid": {"shapes": [list(s) for s in model.shapes],
+                    "widths": [model.config.channels_at(n) for n in range(model.num_scales)]},
+        "noise_amps": list(model.noise_amps),
+        "trained_scales": model.trained_scales,
+        "complete": model.is_complete,
+        "has_reconstruction_noise": model.rec_noise is not None,
+        "has_discriminator": discriminator is not None,
+        "weights": {"file": WEIGHTS_FILE, "sha256": sha256_bytes(weights), "bytes": len(weights)},
+    }
+    meta.update(extra or {})
+    model_dir.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(model_dir / WEIGHTS_FILE, weights)
+    write_json_atomic(model_dir / CONFIG_FILE, meta)
+    return meta
+
+
+def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
+    """config.json after checking it is ours and not from a newer format."""
+    import json
+
+    model_dir = Path(model_dir)
+    path = model_dir / CONFIG_FILE
+    if not model_dir.is_dir():
+        raise CheckpointError("model directory not found", model_dir)
+    if not path.is_file():
+        raise CheckpointError(f"not a model directory: no {CONFIG_FILE}", model_dir)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"corrupt JSON ({exc})", path) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"not a {FORMAT_NAME} config", path)
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"format version {version} is newer than this singan-seg reads ({FORMAT_VERSION}); "
+                              f"upgrade singan-seg (the model was written by version {meta.get('package_version')})",
+                              path)
+    return meta
+
+
+def load_model(model_dir: str | Path, device: torch.device | str = "cpu", require_complete: bool = True,
+               with_discriminator: bool = False) -> tuple[SinGANSeg, dict[str, Any], ScaleDiscriminator | None]:
+    """Rebuild a model from its directory, verifying the weights' checksum and every tensor's shape."""
+    model_dir = Path(model_dir)
+    meta = read_model_meta(model_dir)
+    weights_path = model_dir / meta["weights"]["file"]
+    if not weights_path.is_file():
+        raise CheckpointError(f"weights file {meta['weights']['file']} is missing", model_dir)
+    data = weights_path.read_bytes()
+    if sha256_bytes(data) != meta["weights"]["sha256"]:
+        raise CheckpointError("weights do not match the sha256 in config.json (corrupt or tampered file)",
+                              weights_path)
+    if require_complete and not meta["complete"]:
+        raise CheckpointError(f"training is incomplete ({meta['trained_scales']} of "
+                              f"{len(meta['pyramid']['shapes'])} scales); finish it with `train --resume`", model_dir)
+    try:
+        tensors = load_safetensors(data)
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise CheckpointError(f"cannot read safetensors ({exc})", weights_path) from None
+
+    config = TrainConfig.from_dict(meta["config"])
+    model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
+                      rec_noise=tensors.get("rec_noise"))
+    for n in range(meta["trained_scales"]):
+        generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size)
+        _load_state(generator, _unprefixed(f"generators.{n}", tensors), weights_path, f"generator {n}")
+        model.add_scale(generator.eval(), meta["noise_amps"][n])
+    discriminator = None
+    if with_discriminator and meta.get("has_discriminator"):
+        last = meta["trained_scales"] - 1
+        discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size)
+        _load_state(discriminator, _unprefixed("discriminator", tensors), weights_path, "discriminator")
+        discriminator.to(device)
+    for p in model.generators.parameters():
+        p.requires_grad_(False)
+    return model.to(device), meta, discriminator
+
+
+def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise CheckpointError(f"{what} lacks tensors {missing[:3]}", path)
+    for key, value in expected.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise CheckpointError(f"{what}: tensor {key} has shape {tuple(state[key].shape)}, "
+                                  f"expected {tuple(value.shape)}", path)
+    module.load_state_dict(state, strict=True)

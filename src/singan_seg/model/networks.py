@@ -1,0 +1,69 @@
+"""The per-scale generator and discriminator of SinGAN, with 4 channels (RGB + mask).
+
+Both are `num_layers` conv blocks (3x3 conv without padding, BatchNorm, LeakyReLU 0.2); the generator ends in
+a conv + tanh and adds its output to the upsampled image from the coarser scale (a residual), the
+discriminator ends in a conv to one channel: a patch-wise score map (PatchGAN style).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CHANNELS = 4  # R, G, B, mask
+
+
+class ConvBlock(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, padding=0),
+            nn.BatchNorm2d(out_channels),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+
+def _body(width: int, num_layers: int, kernel_size: int) -> nn.Sequential:
+    blocks = [ConvBlock(CHANNELS, width, kernel_size)]
+    blocks += [ConvBlock(width, width, kernel_size) for _ in range(num_layers - 2)]
+    return nn.Sequential(*blocks)
+
+
+class ScaleGenerator(nn.Module):
+    """G_n(z, x_prev) = x_prev + tail(body(pad(z + x_prev))); output has the size of x_prev."""
+
+    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3):
+        super().__init__()
+        self.body = _body(width, num_layers, kernel_size)
+        self.tail = nn.Sequential(nn.Conv2d(width, CHANNELS, kernel_size, padding=0), nn.Tanh())
+        self.pad = num_layers * (kernel_size - 1) // 2  # what the unpadded convs take off each border
+
+    def forward(self, noise: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        # noise, prev: (B, 4, H, W) -> (B, 4, H, W)
+        x = F.pad(noise + prev, [self.pad] * 4)  # zero padding, as SinGAN pads noise and image
+        return self.tail(self.body(x)) + prev
+
+
+class ScaleDiscriminator(nn.Module):
+    """D_n(x): (B, 4, H, W) -> (B, 1, H - 2p, W - 2p) patch scores (WGAN critic, no sigmoid)."""
+
+    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3):
+        super().__init__()
+        self.body = _body(width, num_layers, kernel_size)
+        self.tail = nn.Conv2d(width, 1, kernel_size, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.body(x))
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """SinGAN's init: conv weights N(0, 0.02), BN weights N(1, 0.02), biases 0; drawn from `generator`."""
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Conv2d):
+                layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * 0.02)
+                if layer.bias is not None:
+                    layer.bias.zero_()
+            elif isinstance(layer, nn.BatchNorm2d):
+                layer.weight.copy_(1.0 + torch.randn(layer.weight.shape, generator=generator) * 0.02)
+                layer.bias.zero_()

@@ -1,0 +1,45 @@
+"""Progress display for training: scale, iteration, losses and time left (rich).
+
+Time left is estimated from work, not iterations: an iteration at scale n costs roughly H_n x W_n x width_n^2,
+so the fine scales, which dominate the run, are weighted accordingly.
+"""
+
+from __future__ import annotations
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .config import TrainConfig
+
+
+class TrainProgress:
+    def __init__(self, shapes: list[tuple[int, int]], cfg: TrainConfig, start_scale: int = 0, enabled: bool = True):
+        self.cfg = cfg
+        self.num_scales = len(shapes)
+        self.costs = [h * w * cfg.channels_at(n) ** 2 for n, (h, w) in enumerate(shapes)]
+        self.total = sum(self.costs[start_scale:]) * cfg.iters_per_scale
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> TrainProgress:
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[losses]}"),
+                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), transient=False)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("training", total=self.total, losses="")
+        return self
+
+    def advance(self, scale: int, iteration: int, **losses: float) -> None:
+        if self._progress is None:
+            return
+        fields = {}
+        if iteration % 10 == 0 or iteration == self.cfg.iters_per_scale:
+            fields["losses"] = "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
+        self._progress.update(
+            self._task, advance=self.costs[scale],
+            description=f"scale {scale + 1}/{self.num_scales} it {iteration}/{self.cfg.iters_per_scale}", **fields)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)

@@ -1,0 +1,125 @@
+"""Sampling new image/mask pairs from a trained model, in memory or into a samples directory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.samples_dir import write_manifest, write_pair_files
+from .device import resolve_device
+from .errors import InputError, OutputExistsError
+from .files import staging_dir
+from .model.checkpoint import load_model
+from .model.singan import SinGANSeg
+
+log = logging.getLogger("singan_seg")
+
+
+@dataclass
+class Samples:
+    """Generated pairs: images (N, H, W, 3) uint8, masks (N, H, W) bool, soft masks (N, H, W) float in [0, 1]."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    soft_masks: np.ndarray
+    seed: int
+    start_scale: int
+    first_index: int = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def tensor_to_pairs(batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 4, H, W) in [-1, 1] -> uint8 RGB (N, H, W, 3), bool masks (N, H, W) (channel > 0), soft masks in [0, 1]."""
+    batch = batch.detach().float().cpu().clamp(-1, 1)
+    rgb = ((batch[:, :3] + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    soft = ((batch[:, 3] + 1) / 2).numpy()
+    return rgb, soft > 0.5, soft
+
+
+def _output_size(model: SinGANSeg, height: int | None, width: int | None, scale_h: float | None,
+                 scale_w: float | None) -> tuple[float, float]:
+    fh, fw = model.shapes[-1]
+    if (height or width) and (scale_h or scale_w):
+        raise InputError("give either --height/--width or --scale-h/--scale-w, not both")
+    for name, value in (("height", height), ("width", width), ("scale_h", scale_h), ("scale_w", scale_w)):
+        if value is not None and value <= 0:
+            raise InputError(f"{name} should be positive, got {value}")
+    sh = height / fh if height else (scale_h or 1.0)
+    sw = width / fw if width else (scale_w or 1.0)
+    coarsest = min(model.shapes[0][0] * sh, model.shapes[0][1] * sw)
+    if coarsest < 2 * model.config.num_layers:  # the critic-free generator still needs a few pixels
+        raise InputError(f"output size too small: the coarsest scale would be {coarsest:.0f} px")
+    return sh, sw
+
+
+def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
+           height: int | None = None, width: int | None = None, scale_h: float | None = None,
+           scale_w: float | None = None, device: str = "auto", first_index: int = 0) -> Samples:
+    """Draw `num` new pairs from a model (or a model directory).
+
+    Args:
+        start_scale: 0 (coarsest; most varied) to num_scales - 1 (closest to the real layout).
+        seed: sample i is reproducible from (seed, first_index + i) alone.
+        height, width / scale_h, scale_w: output size (default: the training size).
+
+    Example:
+        >>> s = sample("models/polyp", num=4, seed=1)
+        >>> s.images.shape, s.masks.dtype
+        ((4, 210, 250, 3), dtype('bool'))
+    """
+    if isinstance(model, (str, Path)):
+        model = load_model(model, resolve_device(device))[0]
+    if num < 1:
+        raise InputError(f"num should be at least 1, got {num}")
+    if seed < 0:
+        raise InputError(f"seed should be >= 0, got {seed}")
+    if not 0 <= start_scale < model.num_scales:
+        raise InputError(f"start scale should be in [0, {model.num_scales - 1}] for this model, got {start_scale}")
+    if start_scale > 0 and model.rec_noise is None:
+        raise InputError("this model was shared without its reconstruction noise, so only start scale 0 is "
+                         "possible (higher start scales replay the real image)")
+    sh, sw = _output_size(model, height, width, scale_h, scale_w)
+    batch = model.generate(num, start_scale=start_scale, seed=seed, scale_h=sh, scale_w=sw, first_index=first_index)
+    images, masks, soft = tensor_to_pairs(batch)
+    return Samples(images=images, masks=masks, soft_masks=soft, seed=seed, start_scale=start_scale,
+                   first_index=first_index)
+
+
+def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", source_id: str = "",
+                  soft_masks: bool = False, overwrite: bool = False, stem_prefix: str = "") -> Path:
+    """Write a samples directory (images/, masks/, manifest.csv) atomically; return its path."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
+    prefix = stem_prefix or (f"{source_id}_" if source_id else "")
+    rows = []
+    with staging_dir(out) as staging:
+        for i in range(len(samples)):
+            index = samples.first_index + i
+            stem = f"{prefix}s{samples.start_scale}_seed{samples.seed}_{index:05d}"
+            soft = (samples.soft_masks[i] * 255).round().astype(np.uint8) if soft_masks else None
+            row = write_pair_files(staging, stem, samples.images[i], samples.masks[i], soft)
+            row.update({"source_id": source_id, "model": model_name, "seed": str(samples.seed),
+                        "start_scale": str(samples.start_scale), "method": "singan-seg", "index": str(index)})
+            rows.append(row)
+        write_manifest(staging / "manifest.csv", rows)
+    return out
+
+
+def generate(model_dir: str | Path, out_dir: str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
+             height: int | None = None, width: int | None = None, scale_h: float | None = None,
+             scale_w: float | None = None, soft_masks: bool = False, device: str = "auto",
+             overwrite: bool = False) -> Path:
+    """Load a model directory, sample `num` pairs and write them as a samples directory."""
+    model, meta, _ = load_model(model_dir, resolve_device(device))
+    samples = sample(model, num=num, start_scale=start_scale, seed=seed, height=height, width=width,
+                     scale_h=scale_h, scale_w=scale_w)
+    source_id = meta.get("inputs", {}).get("source_id", "")
+    return write_samples(samples, out_dir, model_name=Path(model_dir).resolve().name, source_id=source_id,
+                         soft_masks=soft_masks, overwrite=overwrite)

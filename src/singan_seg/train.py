@@ -1,0 +1,296 @@
+"""Training one SinGAN-Seg model on one image/mask pair, coarse scale to fine scale.
+
+Read top to bottom: `train()` prepares the pair, the pyramid and the output directory, then calls
+`train_scale()` once per scale and checkpoints after each. `train_scale()` is the SinGAN recipe:
+per iteration, `d_steps` WGAN-GP critic updates, then `g_steps` generator updates with the adversarial loss
+plus `rec_weight` x the reconstruction loss (fixed noise at scale 0). With `concurrent_scales` > 1 the last
+few scales train together (ConSinGAN), the earlier ones at a reduced learning rate.
+
+Randomness: every scale draws from its own generator seeded by (seed, scale), so a run resumed at scale k
+draws exactly what an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DEFAULT_PRESET, TrainConfig, get_preset
+from .data.pairs import Pair, load_pair, pair_from_arrays
+from .device import machine_info, resolve_device
+from .errors import CheckpointError, InputError, OutputExistsError
+from .model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_model_dir, load_model, read_model_meta, save_model
+from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, init_weights
+from .model.pyramid import compute_pyramid
+from .model.singan import SinGANSeg, randn, seeded_generator, upsample
+from .progress import TrainProgress
+
+log = logging.getLogger("singan_seg")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inputs: the pair as a 4-channel tensor pyramid
+# ----------------------------------------------------------------------------------------------------------
+
+def pair_to_tensor(pair: Pair) -> torch.Tensor:
+    """(1, 4, H, W) in [-1, 1]: RGB scaled from 0..255, mask channel -1 (background) / +1 (object)."""
+    rgb = torch.from_numpy(pair.image).permute(2, 0, 1).float() / 127.5 - 1.0
+    mask = torch.from_numpy(pair.mask.astype(np.float32))[None] * 2.0 - 1.0
+    return torch.cat([rgb, mask])[None]
+
+
+def build_reals(pair: Pair, shapes: list[tuple[int, int]], device: torch.device) -> list[torch.Tensor]:
+    """The real pair resized to every pyramid scale (antialiased bicubic, as SinGAN's imresize)."""
+    full = pair_to_tensor(pair)
+    finest = F.interpolate(full, size=shapes[-1], mode="bicubic", align_corners=False, antialias=True)
+    reals = [F.interpolate(finest, size=s, mode="bicubic", align_corners=False, antialias=True) for s in shapes]
+    return [r.clamp(-1, 1).to(device) for r in reals]
+
+
+def as_pair(image: Any, mask: Any = None, allow_empty_mask: bool = False) -> Pair:
+    """Accept a Pair, two paths, or two arrays."""
+    if isinstance(image, Pair):
+        return image
+    if mask is None:
+        raise InputError("a mask is required with an image (pass image and mask)")
+    if isinstance(image, (str, Path)):
+        return load_pair(image, mask, allow_empty_mask=allow_empty_mask)
+    return pair_from_arrays(np.asarray(image), np.asarray(mask), allow_empty_mask=allow_empty_mask)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Losses
+# ----------------------------------------------------------------------------------------------------------
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """WGAN-GP as in SinGAN: the per-pixel gradient norm over channels, pushed towards 1."""
+    alpha = torch.rand(1, 1, 1, 1, generator=generator).to(real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grads,) = torch.autograd.grad(scores, mixed, torch.ones_like(scores), create_graph=True)
+    return weight * ((grads.float().norm(2, dim=1) - 1) ** 2).mean()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One scale
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class ScaleStats:
+    scale: int
+    shape: tuple[int, int]
+    width: int
+    noise_amp: float
+    seconds: float
+    d_loss: float
+    g_adv: float
+    rec: float
+
+
+def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
+                  rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
+    width = cfg.channels_at(n)
+    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size)
+    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size)
+    init_weights(gen, rng)
+    init_weights(critic, rng)
+    if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:
+        gen.load_state_dict(model.generators[n - 1].state_dict())
+        if prev_critic is not None:
+            critic.load_state_dict(prev_critic.state_dict())
+    return gen, critic
+
+
+def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainConfig, device: torch.device,
+                prev_critic: ScaleDiscriminator | None, progress: TrainProgress) -> tuple[ScaleDiscriminator, ScaleStats]:
+    """Train scale n (and, with concurrent_scales > 1, fine-tune the scales just below it); adds it to `model`."""
+    started = time.perf_counter()
+    rng = seeded_generator(cfg.seed, n)
+    shapes, real = model.shapes, reals[n]
+    gen, critic = _new_networks(n, cfg, model, prev_critic, rng)
+    gen.to(device).train()
+    critic.to(device).train()
+
+    # Scales [first, n] are updated at this scale; those below `first` are fixed.
+    first = max(0, n - cfg.concurrent_scales + 1)
+    chain = [model.generators[m] for m in range(first, n)] + [gen]
+    for earlier in chain[:-1]:
+        earlier.train().requires_grad_(True)
+
+    # Noise amplitude: 1 at the coarsest scale, else noise_amp_init x RMSE of the reconstruction so far.
+    with torch.no_grad():
+        if n == 0:
+            noise_amp = 1.0
+        else:
+            rmse = torch.sqrt(F.mse_loss(upsample(model.reconstruct(upto=n), shapes[n]), real))
+            noise_amp = cfg.noise_amp_init * float(rmse)
+        rec_base = model.reconstruct(upto=first)  # output of the fixed scales (zeros if none)
+    amps = model.noise_amps[first:n] + [noise_amp]
+    rec_noise = [amps[0] * model.reconstruction_input(first) if first == 0 else
+                 torch.zeros(1, CHANNELS, *shapes[first], device=device)]
+    rec_noise += [torch.zeros(1, CHANNELS, *shapes[m], device=device) for m in range(first + 1, n + 1)]
+
+    def run_chain(start: torch.Tensor, noises: list[torch.Tensor]) -> torch.Tensor:
+        x = start
+        for m, (g, z) in enumerate(zip(chain, noises), start=first):
+            x = g(z, upsample(x, shapes[m]))
+        return x
+
+    lr_factors = [cfg.concurrent_lr_scale ** (n - m) for m in range(first, n + 1)]
+    opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
+                             betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    milestones = [cfg.lr_decay_iter]
+    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext)
+
+    d_loss = g_adv = rec_loss = torch.zeros(())
+    for it in range(cfg.iters_per_scale):
+        # Fresh random input for this iteration: noise at every trained scale below, and at [first, n].
+        with torch.no_grad():
+            base_noises = [model.noise_amps[m] * randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
+            rand_base = model.run_scales(base_noises, first, shapes) if first > 0 else \
+                torch.zeros(1, CHANNELS, *shapes[0], device=device)
+        noises = [a * randn((1, CHANNELS, *shapes[m]), rng, device) for a, m in zip(amps, range(first, n + 1))]
+
+        # (1) critic: maximise D(real) - D(fake), with gradient penalty
+        with torch.no_grad(), autocast():
+            fake = run_chain(rand_base, noises).float()
+        for _ in range(cfg.d_steps):
+            opt_d.zero_grad(set_to_none=True)
+            with autocast():
+                d_loss = (-critic(real).float().mean() + critic(fake).float().mean()
+                          + gradient_penalty(critic, real, fake, cfg.gp_weight, rng))
+            d_loss.backward()
+            opt_d.step()
+
+        # (2) generator(s): fool the critic and reconstruct the real pair from the fixed noise
+        for _ in range(cfg.g_steps):
+            opt_g.zero_grad(set_to_none=True)
+            with autocast():
+                g_adv = -critic(run_chain(rand_base, noises)).float().mean()
+                rec_loss = F.mse_loss(run_chain(rec_base, rec_noise).float(), real)
+            (g_adv + cfg.rec_weight * rec_loss).backward()
+            opt_g.step()
+
+        sched_g.step()
+        sched_d.step()
+        progress.advance(n, it + 1, d_loss=d_loss.item(), g_adv=g_adv.item(), rec=rec_loss.item())
+
+    for earlier in chain[:-1]:
+        earlier.eval().requires_grad_(False)
+    model.add_scale(gen.eval().requires_grad_(False), noise_amp)
+    critic.eval().requires_grad_(False)
+    stats = ScaleStats(scale=n, shape=tuple(shapes[n]), width=cfg.channels_at(n), noise_amp=noise_amp,
+                       seconds=time.perf_counter() - started, d_loss=d_loss.item(), g_adv=g_adv.item(),
+                       rec=rec_loss.item())
+    return critic, stats
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Output directory: fresh, resume or overwrite
+# ----------------------------------------------------------------------------------------------------------
+
+def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Return True when there is a checkpoint to resume from; refuse to clobber anything else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("output path exists and is not a directory", out_dir)
+    if is_model_dir(out_dir):
+        if resume:
+            return True
+        if overwrite:
+            for name in (CONFIG_FILE, WEIGHTS_FILE):  # config.json first: the dir stops looking like a model
+                (out_dir / name).unlink(missing_ok=True)
+            return False
+        raise OutputExistsError(out_dir, "a model", "pass --resume to continue it or --overwrite to replace it")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(out_dir, "files that are not a singan-seg model",
+                                "choose a new or empty directory (or --overwrite to write beside them)")
+    return False
+
+
+def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:
+    saved = meta["config"]
+    different = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
+    if different:
+        listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
+        raise CheckpointError(f"cannot resume: the model was trained with other settings: {listed}", out_dir)
+    saved_inputs = meta.get("inputs", {})
+    for key, digest in (("image", pair.image_sha256), ("mask", pair.mask_sha256)):
+        saved_digest = saved_inputs.get(key, {}).get("sha256")
+        if digest and saved_digest and digest != saved_digest:
+            raise CheckpointError(f"cannot resume: the {key} differs from the one this model was trained on", out_dir)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The whole run
+# ----------------------------------------------------------------------------------------------------------
+
+def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, config: TrainConfig | None = None,
+          preset: str = DEFAULT_PRESET, device: str | torch.device = "auto", resume: bool = False,
+          overwrite: bool = False, progress: bool = True, allow_empty_mask: bool = False,
+          stop_after_scale: int | None = None) -> SinGANSeg:
+    """Train a SinGAN-Seg model on one image/mask pair.
+
+    Args:
+        image, mask: file paths, arrays ((H, W, 3) uint8 and (H, W) bool/0..255), or a `Pair` as `image`.
+        out_dir: model directory; checkpointed after every scale. None keeps the model in memory only.
+        config: a `TrainConfig`; default: the named `preset` ("fast").
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+        resume: continue the checkpoint in `out_dir` (same settings and inputs required).
+        overwrite: replace a model already in `out_dir`.
+        progress: show a progress bar with scale, iteration, losses and time left.
+        stop_after_scale: stop (checkpointed) after this scale; used to test and demonstrate resuming.
+
+    Returns:
+        The trained `SinGANSeg` model (generators in eval mode, on `device`).
+
+    Example:
+        >>> model = train("polyp.jpg", "polyp_mask.jpg", out_dir="models/polyp", preset="fast")
+        >>> images, masks = sample(model, num=10, seed=0)
+    """
+    cfg = config if config is not None else get_preset(preset)
+    dev = resolve_device(device)
+    pair = as_pair(image, mask, allow_empty_mask)
+    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    out = Path(out_dir) if out_dir is not None else None
+
+    model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes))
+    critic, history = None, []
+    if out is not None and _check_out_dir(out, resume, overwrite):
+        meta = read_model_meta(out)
+        _check_resumable(meta, cfg, pair, out)
+        model, meta, critic = load_model(out, dev, require_complete=False, with_discriminator=True)
+        history = meta.get("training", {}).get("scales", [])
+        log.info("resuming %s at scale %d of %d", out, model.trained_scales, model.num_scales)
+        if model.is_complete:
+            return model
+    if model.rec_noise is None:  # fixed reconstruction noise of the coarsest scale
+        model.rec_noise = randn((1, CHANNELS, *pyramid.shapes[0]), seeded_generator(cfg.seed, 10**6), dev)
+
+    reals = build_reals(pair, model.shapes, dev)
+    extra = {"inputs": pair.describe_inputs(), "pyramid_scale_factor": pyramid.scale_factor}
+    last = model.num_scales - 1 if stop_after_scale is None else min(stop_after_scale, model.num_scales - 1)
+    with TrainProgress(model.shapes, cfg, start_scale=model.trained_scales, enabled=progress) as bar:
+        for n in range(model.trained_scales, last + 1):
+            critic, stats = train_scale(n, model, reals, cfg, dev, critic, bar)
+            history.append(stats.__dict__ | {"shape": list(stats.shape)})
+            log.info("scale %d/%d %dx%d done in %.1fs (rec %.4f, noise amp %.4f)", n + 1, model.num_scales,
+                     *stats.shape, stats.seconds, stats.rec, stats.noise_amp)
+            if out is not None:
+                training = {"scales": history, "seconds": round(sum(h["seconds"] for h in history), 3),
+                            "machine": machine_info(dev)}
+                save_model(out, model, discriminator=critic, extra=extra | {"training": training})
+    return model
