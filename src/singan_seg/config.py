@@ -33,6 +33,7 @@ class TrainConfig:
     base_channels: int = 32  # filters at the coarsest scale
     max_channels: int = 128  # cap on filters
     channels_double_every: int = 4  # filters double every this many scales
+    norm: str = "batch"  # "batch" (SinGAN) or "instance" (same training, per-image statistics when sampling)
     init_from_previous: bool = True  # a new scale starts from the previous scale's weights when shapes allow
 
     # --- optimisation (WGAN-GP + reconstruction) ---
@@ -74,6 +75,8 @@ class TrainConfig:
         for name in ("lr_g", "lr_d", "rec_weight", "noise_amp_init"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} should be positive, got {getattr(self, name)!r}")
+        if self.norm not in ("batch", "instance"):
+            raise InputError(f"norm should be 'batch' or 'instance', got {self.norm!r}")
         if self.seed < 0:
             raise InputError(f"seed should be >= 0, got {self.seed!r}")
 
@@ -108,6 +111,7 @@ PRESETS: dict[str, TrainConfig] = {
     # training of the last scales, and bf16 autocast. Figures behind these choices: benchmarks/train_speed.py.
     "fast": TrainConfig(
         iters_per_scale=400,
+        norm="instance",
         max_channels=32,
         d_steps=2,
         g_steps=2,
@@ -118,6 +122,7 @@ PRESETS: dict[str, TrainConfig] = {
     "demo": TrainConfig(
         max_size=128,
         iters_per_scale=300,
+        norm="instance",
         max_channels=32,
         d_steps=2,
         g_steps=2,

@@ -101,8 +101,8 @@ class ScaleStats:
 def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
                   rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
     width = cfg.channels_at(n)
-    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size)
-    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size)
+    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
+    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
     init_weights(gen, rng)
     init_weights(critic, rng)
     if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:

@@ -122,13 +122,13 @@ def load_model(model_dir: str | Path, device: torch.device | str = "cpu", requir
     model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
                       rec_noise=tensors.get("rec_noise"))
     for n in range(meta["trained_scales"]):
-        generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size)
+        generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size, config.norm)
         _load_state(generator, _unprefixed(f"generators.{n}", tensors), weights_path, f"generator {n}")
         model.add_scale(generator.eval(), meta["noise_amps"][n])
     discriminator = None
     if with_discriminator and meta.get("has_discriminator"):
         last = meta["trained_scales"] - 1
-        discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size)
+        discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size, config.norm)
         _load_state(discriminator, _unprefixed("discriminator", tensors), weights_path, "discriminator")
         discriminator.to(device)
     for p in model.generators.parameters():

@@ -14,27 +14,41 @@ from torch import nn
 CHANNELS = 4  # R, G, B, mask
 
 
+NORMS = ("batch", "instance")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """SinGAN trains with batch size 1, where BatchNorm in training mode *is* instance normalisation.
+    "batch" (SinGAN, paper) switches to running statistics after training; "instance" keeps the per-image
+    statistics the networks were trained with, also when sampling (better samples after short training)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    raise ValueError(f"unknown norm {kind!r}; choose one of {NORMS}")
+
+
 class ConvBlock(nn.Sequential):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, norm: str = "batch"):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, padding=0),
-            nn.BatchNorm2d(out_channels),
+            norm_layer(norm, out_channels),
             nn.LeakyReLU(0.2, inplace=True),
         )
 
 
-def _body(width: int, num_layers: int, kernel_size: int) -> nn.Sequential:
-    blocks = [ConvBlock(CHANNELS, width, kernel_size)]
-    blocks += [ConvBlock(width, width, kernel_size) for _ in range(num_layers - 2)]
+def _body(width: int, num_layers: int, kernel_size: int, norm: str) -> nn.Sequential:
+    blocks = [ConvBlock(CHANNELS, width, kernel_size, norm)]
+    blocks += [ConvBlock(width, width, kernel_size, norm) for _ in range(num_layers - 2)]
     return nn.Sequential(*blocks)
 
 
 class ScaleGenerator(nn.Module):
     """G_n(z, x_prev) = x_prev + tail(body(pad(z + x_prev))); output has the size of x_prev."""
 
-    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3):
+    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3, norm: str = "batch"):
         super().__init__()
-        self.body = _body(width, num_layers, kernel_size)
+        self.body = _body(width, num_layers, kernel_size, norm)
         self.tail = nn.Sequential(nn.Conv2d(width, CHANNELS, kernel_size, padding=0), nn.Tanh())
         self.pad = num_layers * (kernel_size - 1) // 2  # what the unpadded convs take off each border
 
@@ -47,9 +61,9 @@ class ScaleGenerator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """D_n(x): (B, 4, H, W) -> (B, 1, H - 2p, W - 2p) patch scores (WGAN critic, no sigmoid)."""
 
-    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3):
+    def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3, norm: str = "batch"):
         super().__init__()
-        self.body = _body(width, num_layers, kernel_size)
+        self.body = _body(width, num_layers, kernel_size, norm)
         self.tail = nn.Conv2d(width, 1, kernel_size, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,6 +78,6 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * 0.02)
                 if layer.bias is not None:
                     layer.bias.zero_()
-            elif isinstance(layer, nn.BatchNorm2d):
+            elif isinstance(layer, (nn.BatchNorm2d, nn.InstanceNorm2d)):
                 layer.weight.copy_(1.0 + torch.randn(layer.weight.shape, generator=generator) * 0.02)
                 layer.bias.zero_()

@@ -1,0 +1,55 @@
+"""Shared fixtures: a phantom pair on disk and small trained models (trained once per session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import singan_seg as ss
+
+REPO = Path(__file__).resolve().parents[1]
+KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
+
+# Small enough to train in seconds, big enough that samples have structure (used for alignment checks).
+SMALL = ss.TrainConfig(max_size=48, min_size=14, scale_factor=0.7, base_channels=16, max_channels=16,
+                       iters_per_scale=120, d_steps=1, g_steps=1, norm="instance")
+
+
+@pytest.fixture(autouse=True)
+def _fixed_threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def phantom() -> ss.Pair:
+    return ss.make_phantom(height=96, width=120, seed=3)
+
+
+@pytest.fixture()
+def phantom_files(tmp_path, phantom) -> tuple[Path, Path]:
+    image, mask = tmp_path / "image.png", tmp_path / "mask.png"
+    Image.fromarray(phantom.image).save(image)
+    Image.fromarray(np.where(phantom.mask, 255, 0).astype(np.uint8)).save(mask)
+    return image, mask
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, phantom) -> Path:
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    ss.train(phantom, out_dir=out, config=ss.get_preset("tiny"), device="cpu", progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_model(phantom) -> ss.SinGANSeg:
+    return ss.train(phantom, config=SMALL, device="cpu", progress=False)
+
+
+def kvasir_or_skip() -> Path:
+    if not (KVASIR / "images").is_dir():
+        pytest.skip(f"Kvasir-SEG not found at {KVASIR} (only CI and dev machines have ../shared/data)")
+    return KVASIR

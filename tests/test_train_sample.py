@@ -1,0 +1,128 @@
+"""Training and sampling end to end: shapes, value ranges, mask alignment, determinism, resume."""
+
+import numpy as np
+import pytest
+import torch
+
+import singan_seg as ss
+from singan_seg.model import load_model
+from singan_seg.train import build_reals
+
+from .conftest import SMALL
+
+
+def weights_of(model):
+    return {k: v.clone() for k, v in model.generators.state_dict().items()}
+
+
+def test_four_channel_shapes_end_to_end(small_model, phantom):
+    assert small_model.is_complete and small_model.num_scales >= 4
+    reals = build_reals(phantom, small_model.shapes, torch.device("cpu"))
+    for real, shape in zip(reals, small_model.shapes):
+        assert real.shape == (1, 4, *shape) and real.min() >= -1 and real.max() <= 1
+    batch = small_model.generate(3, seed=0)
+    assert batch.shape == (3, 4, *small_model.shapes[-1])
+    assert batch.min() >= -1 and batch.max() <= 1
+    s = ss.sample(small_model, num=3, seed=0)
+    h, w = small_model.shapes[-1]
+    assert s.images.shape == (3, h, w, 3) and s.images.dtype == np.uint8
+    assert s.masks.shape == (3, h, w) and s.masks.dtype == bool
+    assert ((s.soft_masks > 0.5) == s.masks).all()
+
+
+def redness(images, masks):
+    """Mean R/(G+B) inside and outside each mask."""
+    rgb = images.astype(np.float64) + 1
+    ratio = rgb[..., 0] / (rgb[..., 1] + rgb[..., 2])
+    return np.array([[ratio[i][m].mean(), ratio[i][~m].mean()] for i, m in enumerate(masks)])
+
+
+def test_generated_masks_fit_their_images(small_model, phantom):
+    """The mask is not noise: it covers a polyp-sized region and sits on the redder, polyp-like blob."""
+    s = ss.sample(small_model, num=8, seed=1)
+    fractions = s.masks.mean(axis=(1, 2))
+    assert ((fractions > 0.02) & (fractions < 0.5)).all(), fractions
+    inside, outside = redness(s.images, s.masks).T
+    real_in, real_out = redness(phantom.image[None], phantom.mask[None])[0]
+    assert real_in > real_out  # the phantom's polyp is redder than the mucosa
+    assert (inside > outside).mean() >= 0.75, (inside, outside)
+    # and a random mask of the same size would not line up: shifting the masks away destroys the contrast
+    shifted = np.roll(s.masks, shift=s.masks.shape[2] // 2, axis=2)
+    assert (inside - outside).mean() > 2 * np.abs(np.subtract(*redness(s.images, shifted).T)).mean()
+
+
+def test_samples_vary_and_start_scale_controls_how_much(small_model):
+    coarse = ss.sample(small_model, num=4, seed=0, start_scale=0).images.astype(float)
+    fine = ss.sample(small_model, num=4, seed=0, start_scale=small_model.num_scales - 1).images.astype(float)
+    spread = lambda x: np.abs(x - x.mean(axis=0)).mean()  # noqa: E731
+    assert spread(coarse) > 1.0  # samples differ
+    assert spread(fine) < spread(coarse)  # higher start scale keeps the real layout
+
+
+def test_sampling_is_deterministic_and_per_sample(small_model):
+    a = ss.sample(small_model, num=4, seed=5)
+    b = ss.sample(small_model, num=4, seed=5)
+    assert (a.images == b.images).all() and (a.masks == b.masks).all()
+    c = ss.sample(small_model, num=2, seed=5, first_index=2)  # sample i depends on (seed, i) only
+    assert (c.images == a.images[2:]).all()
+    assert (ss.sample(small_model, num=4, seed=6).images != a.images).any()
+
+
+def test_other_output_sizes(small_model):
+    h, w = small_model.shapes[-1]
+    s = ss.sample(small_model, num=2, seed=0, height=h + 10, width=2 * w)
+    assert s.images.shape == (2, h + 10, 2 * w, 3) and s.masks.shape == (2, h + 10, 2 * w)
+    s = ss.sample(small_model, num=1, seed=0, scale_w=1.5)
+    assert s.images.shape[1:3] == (h, round(w * 1.5))
+    with pytest.raises(ss.InputError):
+        ss.sample(small_model, num=1, height=h, scale_w=2.0)
+
+
+def test_training_is_deterministic_for_a_seed(phantom):
+    cfg = ss.get_preset("tiny")
+    a = ss.train(phantom, config=cfg, device="cpu", progress=False)
+    b = ss.train(phantom, config=cfg, device="cpu", progress=False)
+    c = ss.train(phantom, config=cfg.replace(seed=1), device="cpu", progress=False)
+    wa, wb, wc = weights_of(a), weights_of(b), weights_of(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+@pytest.mark.parametrize("concurrent", [1, 2])
+def test_resume_equals_uninterrupted(tmp_path, phantom, concurrent):
+    cfg = ss.get_preset("tiny", concurrent_scales=concurrent)
+    full = ss.train(phantom, out_dir=tmp_path / "full", config=cfg, device="cpu", progress=False)
+    part = tmp_path / "part"
+    ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, stop_after_scale=1)
+    with pytest.raises(ss.CheckpointError, match="incomplete"):
+        ss.load(part, device="cpu")
+    resumed = ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, resume=True)
+    wf, wr = weights_of(full), weights_of(resumed)
+    assert wf.keys() == wr.keys()
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+    assert full.noise_amps == resumed.noise_amps
+    assert (ss.sample(part, num=2, device="cpu").images == ss.sample(tmp_path / "full", num=2,
+                                                                     device="cpu").images).all()
+
+
+def test_resume_refuses_other_settings(tmp_path, phantom):
+    cfg = ss.get_preset("tiny")
+    ss.train(phantom, out_dir=tmp_path / "m", config=cfg, device="cpu", progress=False, stop_after_scale=0)
+    with pytest.raises(ss.CheckpointError, match="iters_per_scale 30 .saved. vs 31"):
+        ss.train(phantom, out_dir=tmp_path / "m", config=cfg.replace(iters_per_scale=31), device="cpu",
+                 progress=False, resume=True)
+
+
+def test_checkpoint_round_trip(tiny_model_dir):
+    model, meta, _ = load_model(tiny_model_dir)
+    again = ss.load(tiny_model_dir, device="cpu")
+    assert meta["format_version"] == 1 and meta["complete"] and len(meta["noise_amps"]) == model.num_scales
+    assert meta["config"] == ss.get_preset("tiny").to_dict()
+    assert (ss.sample(model, num=2, seed=3).images == ss.sample(again, num=2, seed=3).images).all()
+    assert torch.allclose(model.reconstruct(), again.reconstruct())
+
+
+def test_reconstruction_approaches_the_real_pair(small_model, phantom):
+    real = build_reals(phantom, small_model.shapes, torch.device("cpu"))[-1]
+    rec = small_model.reconstruct()
+    assert torch.sqrt(torch.mean((rec - real) ** 2)) < 0.2  # the fixed noise map reproduces the real pair
