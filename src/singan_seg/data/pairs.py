@@ -153,7 +153,6 @@ def check_pair_arrays(image: np.ndarray, mask: np.ndarray, image_name: str = "im
     elif mask.all():
         message = f"{mask_path or 'mask'}: mask covers the whole image; samples will have full masks too"
         warnings.warn(message, stacklevel=3)
-        log.warning(message)
 
 
 def load_pair(image_path: str | Path, mask_path: str | Path, source_id: str | None = None,
