@@ -42,6 +42,7 @@ class TrainConfig:
     lr_d: float = 5e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    finest_iters_fraction: float = 1.0  # iterations taper linearly to this fraction at the finest scale (1 = SinGAN)
     lr_decay_fraction: float = 0.8  # lr x gamma after this fraction of a scale's iterations (1600 of 2000)
     lr_decay_gamma: float = 0.1
     d_steps: int = 3  # discriminator updates per iteration
@@ -70,6 +71,8 @@ class TrainConfig:
             raise InputError(f"min_size ({self.min_size}) should not exceed max_size ({self.max_size})")
         if self.kernel_size % 2 != 1:
             raise InputError(f"kernel_size should be odd, got {self.kernel_size!r}")
+        if not 0.0 < self.finest_iters_fraction <= 1.0:
+            raise InputError(f"finest_iters_fraction should be in (0, 1], got {self.finest_iters_fraction!r}")
         if not 0.0 <= self.lr_decay_fraction <= 1.0:
             raise InputError(f"lr_decay_fraction should be in [0, 1], got {self.lr_decay_fraction!r}")
         for name in ("lr_g", "lr_d", "rec_weight", "noise_amp_init"):
@@ -80,10 +83,16 @@ class TrainConfig:
         if self.seed < 0:
             raise InputError(f"seed should be >= 0, got {self.seed!r}")
 
-    @property
-    def lr_decay_iter(self) -> int:
-        """Iteration (within a scale) at which the learning rates drop by `lr_decay_gamma`."""
-        return int(round(self.lr_decay_fraction * self.iters_per_scale))
+    def iters_at(self, scale: int, num_scales: int) -> int:
+        """Iterations for pyramid level `scale`: iters_per_scale at the coarsest, tapering linearly to
+        finest_iters_fraction x iters_per_scale at the finest (coarse scales set the layout and the mask shape;
+        fine scales add texture and cost the most)."""
+        position = scale / max(num_scales - 1, 1)
+        return max(1, round(self.iters_per_scale * (1.0 - (1.0 - self.finest_iters_fraction) * position)))
+
+    def lr_decay_iter(self, iters: int) -> int:
+        """Iteration (within a scale of `iters` iterations) at which the learning rates drop by `lr_decay_gamma`."""
+        return int(round(self.lr_decay_fraction * iters))
 
     def channels_at(self, scale: int) -> int:
         """Filters of the networks at pyramid level `scale` (0 = coarsest): 32, doubling every 4 scales, cap 128."""
@@ -110,23 +119,23 @@ PRESETS: dict[str, TrainConfig] = {
     # Cheaper recipe for CPUs: fewer iterations, constant narrow networks, ConSinGAN-style concurrent
     # training of the last scales, and bf16 autocast. Figures behind these choices: benchmarks/train_speed.py.
     "fast": TrainConfig(
-        iters_per_scale=400,
+        iters_per_scale=300,
+        finest_iters_fraction=0.5,
         norm="instance",
         max_channels=32,
         d_steps=2,
         g_steps=2,
-        concurrent_scales=2,
-        bf16=False,
+        bf16=True,
     ),
     # The demo: the fast recipe on the small phantom; a few minutes on 2 CPU cores.
     "demo": TrainConfig(
         max_size=128,
         iters_per_scale=300,
+        finest_iters_fraction=0.5,
         norm="instance",
         max_channels=32,
         d_steps=2,
         g_steps=2,
-        concurrent_scales=2,
     ),
     "tiny": TrainConfig(
         max_size=40,

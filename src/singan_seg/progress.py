@@ -16,7 +16,7 @@ class TrainProgress:
         self.cfg = cfg
         self.num_scales = len(shapes)
         self.costs = [h * w * cfg.channels_at(n) ** 2 for n, (h, w) in enumerate(shapes)]
-        self.total = sum(self.costs[start_scale:]) * cfg.iters_per_scale
+        self.total = sum(c * cfg.iters_at(n, self.num_scales) for n, c in enumerate(self.costs) if n >= start_scale)
         self.enabled = enabled
         self._progress: Progress | None = None
         self._task = None
@@ -30,15 +30,15 @@ class TrainProgress:
             self._task = self._progress.add_task("training", total=self.total, losses="")
         return self
 
-    def advance(self, scale: int, iteration: int, **losses: float) -> None:
+    def advance(self, scale: int, iteration: int, iterations: int, **losses: float) -> None:
         if self._progress is None:
             return
         fields = {}
-        if iteration % 10 == 0 or iteration == self.cfg.iters_per_scale:
+        if iteration % 10 == 0 or iteration == iterations:
             fields["losses"] = "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
         self._progress.update(
             self._task, advance=self.costs[scale],
-            description=f"scale {scale + 1}/{self.num_scales} it {iteration}/{self.cfg.iters_per_scale}", **fields)
+            description=f"scale {scale + 1}/{self.num_scales} it {iteration}/{iterations}", **fields)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

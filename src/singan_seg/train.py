@@ -151,13 +151,15 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
                              betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    milestones = [cfg.lr_decay_iter]
+    iters = cfg.iters_at(n, model.num_scales)
+    milestones = [cfg.lr_decay_iter(iters)]
     sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
     sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext)
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
 
     d_loss = g_adv = rec_loss = torch.zeros(())
-    for it in range(cfg.iters_per_scale):
+    for it in range(iters):
         # Fresh random input for this iteration: noise at every trained scale below, and at [first, n].
         with torch.no_grad():
             base_noises = [model.noise_amps[m] * randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
@@ -187,7 +189,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 
         sched_g.step()
         sched_d.step()
-        progress.advance(n, it + 1, d_loss=d_loss.item(), g_adv=g_adv.item(), rec=rec_loss.item())
+        progress.advance(n, it + 1, iters, d_loss=d_loss.item(), g_adv=g_adv.item(), rec=rec_loss.item())
 
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
