@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+import torch
+
 from .config import TrainConfig
 
 
@@ -30,12 +32,13 @@ class TrainProgress:
             self._task = self._progress.add_task("training", total=self.total, losses="")
         return self
 
-    def advance(self, scale: int, iteration: int, iterations: int, **losses: float) -> None:
+    def advance(self, scale: int, iteration: int, iterations: int, **losses: torch.Tensor) -> None:
+        """Count one iteration; losses are read (a device sync) only when the display shows them."""
         if self._progress is None:
             return
         fields = {}
         if iteration % 10 == 0 or iteration == iterations:
-            fields["losses"] = "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            fields["losses"] = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
         self._progress.update(
             self._task, advance=self.costs[scale],
             description=f"scale {scale + 1}/{self.num_scales} it {iteration}/{iterations}", **fields)

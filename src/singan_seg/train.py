@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,11 @@ class ScaleStats:
     rec: float
 
 
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast for the convolutions when `enabled` (losses are computed in float32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
 def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
                   rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
     width = cfg.channels_at(n)
@@ -155,8 +161,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     milestones = [cfg.lr_decay_iter(iters)]
     sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
     sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
-    def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
+    autocast = partial(_autocast, device, cfg.bf16)
 
     d_loss = g_adv = rec_loss = torch.zeros(())
     for it in range(iters):
@@ -189,7 +194,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 
         sched_g.step()
         sched_d.step()
-        progress.advance(n, it + 1, iters, d_loss=d_loss.item(), g_adv=g_adv.item(), rec=rec_loss.item())
+        progress.advance(n, it + 1, iters, d_loss=d_loss, g_adv=g_adv, rec=rec_loss)
 
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
