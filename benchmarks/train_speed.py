@@ -14,49 +14,18 @@ Results are printed and saved to benchmarks/results/train_speed.json with machin
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 import singan_seg as ss
 from singan_seg.device import machine_info, resolve_device
 from singan_seg.files import write_json_atomic
-from singan_seg.model.singan import SinGANSeg
-from singan_seg.progress import TrainProgress
-from singan_seg.train import build_reals, train_scale
+from singan_seg.estimate import measure_training_cost
 
 ROOT = Path(__file__).resolve().parents[1]
 KVASIR = ROOT.parent / "shared" / "data" / "kvasir-seg"
 DEFAULT_ID = "cju0qkwl35piu0993l0dewei2"
-
-
-def time_per_scale(pair: ss.Pair, cfg: ss.TrainConfig, timed: int, device: torch.device) -> list[float]:
-    """Seconds per iteration at each scale: 1 warm-up + `timed` iterations, on the real pyramid."""
-    pyramid = ss.compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
-    short = cfg.replace(iters_per_scale=1 + timed, finest_iters_fraction=1.0)
-    model = SinGANSeg(config=short, shapes=list(pyramid.shapes))
-    model.rec_noise = torch.randn(1, 4, *pyramid.shapes[0], device=device)
-    reals = build_reals(pair, model.shapes, device)
-    per_iter, critic = [], None
-    for n in range(model.num_scales):
-        warm = short.replace(iters_per_scale=1)
-        model.config = warm
-        started = time.perf_counter()
-        critic, _ = train_scale(n, model, reals, warm, device, critic, TrainProgress(model.shapes, warm, enabled=False))
-        model.generators = model.generators[:-1]  # drop the warm-up scale, time the real one
-        model.noise_amps.pop()
-        warm_seconds = time.perf_counter() - started
-        model.config = short
-        started = time.perf_counter()
-        critic, _ = train_scale(n, model, reals, short, device, critic,
-                                TrainProgress(model.shapes, short, enabled=False))
-        per_iter.append((time.perf_counter() - started) / short.iters_per_scale)
-        print(f"  scale {n} {model.shapes[n][1]}x{model.shapes[n][0]}: {per_iter[-1] * 1000:8.0f} ms/iter "
-              f"(warm-up {warm_seconds:.1f} s)", flush=True)
-    return per_iter
 
 
 def main() -> int:
@@ -77,11 +46,11 @@ def main() -> int:
     for name in args.presets:
         cfg = ss.get_preset(name, max_size=args.max_size)
         print(f"{name}: timing {args.timed} iterations per scale", flush=True)
-        per_iter = time_per_scale(pair, cfg, args.timed, device)
-        iters = [cfg.iters_at(n, len(per_iter)) for n in range(len(per_iter))]
-        projected = sum(s * i for s, i in zip(per_iter, iters))
-        results["presets"][name] = {"ms_per_iter": [round(s * 1000, 1) for s in per_iter], "iters": iters,
-                                    "projected_seconds": round(projected, 1), "config": cfg.to_dict()}
+        cost = measure_training_cost(pair, cfg, args.timed, device, on_scale=lambda n, shape, s: print(
+            f"  scale {n} {shape[1]}x{shape[0]}: {s * 1000:8.0f} ms/iter", flush=True))
+        results["presets"][name] = {"ms_per_iter": [round(s * 1000, 1) for s in cost.seconds_per_iter],
+                                    "iters": cost.iters, "projected_seconds": round(cost.seconds, 1),
+                                    "config": cfg.to_dict()}
     for name in args.full:
         cfg = ss.get_preset(name, max_size=args.max_size)
         started = time.perf_counter()

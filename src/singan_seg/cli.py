@@ -97,6 +97,85 @@ def demo(
     console.print(f"[green]demo done in {result.seconds:.0f} s[/green]: contact sheet {result.contact_sheet}")
 
 
+@app.command("build-dataset")
+def build_dataset(
+    images: Path = typer.Option(..., help="folder of real images"),
+    masks: Path = typer.Option(..., help="folder of masks, paired with images by file stem"),
+    out: Path = typer.Option(..., help="dataset folder to write (re-run the same command to resume)"),
+    folds: Optional[Path] = typer.Option(None, help="CSV id,fold; samples keep their source's fold"),
+    per_image: int = typer.Option(10, help="samples per real pair"),
+    preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
+    max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale"),
+    iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
+    style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
+    style_steps: int = typer.Option(1000, help="optimisation steps for Gatys style transfer"),
+    start_scale: int = typer.Option(0, help="start scale for sampling"),
+    seed: int = typer.Option(0, help="random seed"),
+    workers: int = typer.Option(1, help="local worker processes"),
+    backend: str = typer.Option("local", help="local or ray"),
+    ray_address: Optional[str] = typer.Option(None, help="address of a running Ray cluster"),
+    limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),
+    dry_run: bool = typer.Option(False, help="validate, print the plan and a cost estimate measured here"),
+    overwrite: bool = typer.Option(False, help="rebuild a dataset made with other settings"),
+    device: str = typer.Option("cpu", help="auto, cpu or cuda"),
+) -> None:
+    """Train a generator per real pair, generate and style samples, keep folds; resumable."""
+    from .device import resolve_device
+    from .pipeline import DatasetSettings
+    from .pipeline import build_dataset as build
+
+    settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
+                               start_scale=start_scale, seed=seed, style=style, style_steps=style_steps)
+    result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
+                   ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
+                   device=str(resolve_device(device)))
+    if result.estimate is not None:
+        e = result.estimate
+        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, preset {preset}, {workers} worker(s)\n"
+                      f"measured here: {e['seconds_per_pair'] / 60:.1f} min per pair -> "
+                      f"{e['total_seconds'] / 3600:.1f} h in total ({e['note']})")
+        return
+    console.print(f"{len(result.done)} pairs done, {len(result.skipped)} already done, {len(result.failed)} failed "
+                  f"in {result.seconds / 60:.1f} min; manifest: {out / 'manifest.csv'}")
+    for ident, error in result.failed.items():
+        console.print(f"[red]failed[/red] {ident}: {error}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(3)
+
+
+@app.command()
+def export(
+    dataset: Path = typer.Argument(..., help="a folder written by build-dataset"),
+    out: Path = typer.Option(..., help="samples folder to write (images/, masks/, manifest.csv)"),
+    exclude_fold: Optional[int] = typer.Option(None, help="leave out samples whose source is in this fold"),
+    overwrite: bool = typer.Option(False, help="replace an existing folder"),
+) -> None:
+    """Export a training set of synthetic pairs, without the samples made from one fold's images."""
+    from .pipeline import export_training_set
+
+    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite)
+    console.print(f"[green]{count} pairs written to {out}[/green]")
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Dataset helpers.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("folds")
+def data_folds(
+    images: Path = typer.Option(..., help="folder of images (ids are file stems)"),
+    out: Path = typer.Option(..., help="CSV to write (id,fold)"),
+    k: int = typer.Option(3, help="number of folds"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Make a k-fold split of a folder's images, like the shared Kvasir-SEG folds.csv."""
+    from .data.dataset import images_by_stem, make_folds, write_folds
+
+    folds = make_folds(sorted(images_by_stem(images, "images")), k=k, seed=seed)
+    write_folds(out, folds)
+    console.print(f"[green]{len(folds)} ids in {k} folds written to {out}[/green]")
+
+
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
     try:

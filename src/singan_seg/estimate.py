@@ -1,0 +1,57 @@
+"""Measuring what training costs on this machine: seconds per iteration at every scale, and the projection.
+
+Used by `build-dataset --dry-run` and by benchmarks/train_speed.py. Timing needs no trained model: the cost
+of an iteration does not depend on the weights, so each scale is timed for a few iterations after one
+warm-up iteration (which pays for oneDNN's kernel selection).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .config import TrainConfig
+from .data.pairs import Pair
+from .model.pyramid import compute_pyramid
+from .model.singan import SinGANSeg
+from .progress import TrainProgress
+from .train import build_reals, train_scale
+
+
+@dataclass
+class CostEstimate:
+    shapes: list[tuple[int, int]]
+    seconds_per_iter: list[float]  # per scale
+    iters: list[int]  # the config's iterations per scale
+
+    @property
+    def seconds(self) -> float:
+        """Projected training time for one pair: measured s/iteration x iterations, summed over scales."""
+        return sum(s * i for s, i in zip(self.seconds_per_iter, self.iters))
+
+
+def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: torch.device | str = "cpu",
+                          on_scale=None) -> CostEstimate:
+    """Time `timed` iterations (after one warm-up) at every scale of `pair` with the networks of `cfg`."""
+    device = torch.device(device)
+    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    shapes = list(pyramid.shapes)
+    model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))
+    reals = build_reals(pair, shapes, device)
+    warm, short = (cfg.replace(iters_per_scale=k, finest_iters_fraction=1.0) for k in (1, timed))
+    critic, per_iter = None, []
+    for n in range(len(shapes)):
+        for run_cfg in (warm, short):  # the warm-up's scale is dropped again; the timed one is kept
+            if run_cfg is short:
+                del model.generators[-1]
+                model.noise_amps.pop()
+            started = time.perf_counter()
+            critic, _ = train_scale(n, model, reals, run_cfg, device, critic,
+                                    TrainProgress(shapes, run_cfg, enabled=False))
+        per_iter.append((time.perf_counter() - started) / timed)
+        if on_scale is not None:
+            on_scale(n, shapes[n], per_iter[-1])
+    return CostEstimate(shapes=shapes, seconds_per_iter=per_iter,
+                        iters=[cfg.iters_at(n, len(shapes)) for n in range(len(shapes))])

@@ -1,0 +1,170 @@
+"""Whole-dataset builds: folds, resume after SIGKILL, failures, fold-safe export, backends."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import singan_seg as ss
+from singan_seg.data.dataset import find_pairs, make_folds, read_folds, write_folds
+from singan_seg.pipeline import DatasetSettings, build_dataset, export_training_set
+
+SETTINGS = DatasetSettings(preset="tiny", per_image=2, seed=1)
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    """Four phantom pairs in the Kvasir layout, with a 2-fold split."""
+    root = tmp_path / "real"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(4):
+        pair = ss.make_phantom(height=64, width=80, seed=i)
+        Image.fromarray(pair.image).save(root / "images" / f"p{i}.jpg", quality=95)
+        Image.fromarray(np.where(pair.mask, 255, 0).astype(np.uint8)).save(root / "masks" / f"p{i}.jpg")
+    write_folds(root / "folds.csv", {"p0": 0, "p1": 1, "p2": 0, "p3": 1})
+    return root
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def build(dataset, out, **kw):
+    return build_dataset(dataset / "images", dataset / "masks", out, folds=dataset / "folds.csv",
+                         settings=kw.pop("settings", SETTINGS), progress=False, **kw)
+
+
+def test_build_keeps_folds_and_is_resumable(tmp_path, dataset):
+    result = build(dataset, tmp_path / "syn")
+    assert result.ok and sorted(result.done) == ["p0", "p1", "p2", "p3"]
+    rows = read_csv(tmp_path / "syn" / "manifest.csv")
+    assert len(rows) == 8
+    assert {(r["source_id"], r["fold"]) for r in rows} == {("p0", "0"), ("p1", "1"), ("p2", "0"), ("p3", "1")}
+    for row in rows:
+        image = Image.open(tmp_path / "syn" / row["image"])
+        mask = Image.open(tmp_path / "syn" / row["mask"])
+        assert image.size == mask.size and row["generator"] == f"pairs/{row['source_id']}/model"
+    before = (tmp_path / "syn" / "manifest.csv").read_bytes()
+    again = build(dataset, tmp_path / "syn")
+    assert sorted(again.skipped) == ["p0", "p1", "p2", "p3"] and not again.done
+    assert (tmp_path / "syn" / "manifest.csv").read_bytes() == before
+
+
+def test_export_excluding_a_fold_leaks_nothing(tmp_path, dataset):
+    build(dataset, tmp_path / "syn")
+    count = export_training_set(tmp_path / "syn", tmp_path / "train_for_fold0", exclude_fold=0)
+    rows = ss.data.read_manifest(tmp_path / "train_for_fold0", verify=True)
+    assert count == len(rows) == 4
+    assert {r["source_id"] for r in rows} == {"p1", "p3"}
+    folds = read_folds(dataset / "folds.csv")
+    assert all(folds[r["source_id"]] != 0 for r in rows)
+
+
+def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
+    def command(out):
+        return [sys.executable, "-m", "singan_seg.cli", "build-dataset", "--images", str(dataset / "images"),
+                "--masks", str(dataset / "masks"), "--folds", str(dataset / "folds.csv"), "--out", str(out),
+                "--preset", "tiny", "--per-image", "2", "--seed", "1"]
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, env=env, timeout=600)
+    victim = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env)
+    deadline = time.time() + 300
+    first_model = tmp_path / "killed" / "pairs" / "p1" / "model" / "config.json"
+    while not first_model.exists() and time.time() < deadline:  # kill inside the second pair's training
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "killed" / "manifest.csv").exists()
+    subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True, env=env, timeout=600)
+    assert (tmp_path / "killed" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
+
+
+def test_a_failing_pair_does_not_stop_the_others(tmp_path, dataset, monkeypatch):
+    import singan_seg.train as train_module
+
+    real_train = train_module.train
+
+    def flaky(image, mask, **kw):
+        if "p2" in str(image):
+            raise RuntimeError("simulated disk full")
+        return real_train(image, mask, **kw)
+
+    monkeypatch.setattr(train_module, "train", flaky)
+    result = build(dataset, tmp_path / "syn")
+    assert set(result.failed) == {"p2"} and "simulated disk full" in result.failed["p2"]
+    assert sorted(result.done) == ["p0", "p1", "p3"]
+    assert "p2" not in {r["source_id"] for r in read_csv(tmp_path / "syn" / "manifest.csv")}
+    assert not (tmp_path / "syn" / "pairs" / "p2" / "DONE.json").exists()
+    monkeypatch.setattr(train_module, "train", real_train)
+    assert build(dataset, tmp_path / "syn").done == ["p2"]  # the re-run finishes it
+
+
+def test_other_settings_are_refused(tmp_path, dataset):
+    build(dataset, tmp_path / "syn", limit=1)
+    with pytest.raises(ss.OutputExistsError, match="per_image 2 .saved. vs 3"):
+        build(dataset, tmp_path / "syn", limit=1, settings=DatasetSettings(preset="tiny", per_image=3, seed=1))
+
+
+def test_input_problems_are_found_before_any_work(tmp_path, dataset):
+    (dataset / "images" / "p9.jpg").write_bytes((dataset / "images" / "p0.jpg").read_bytes())
+    with pytest.raises(ss.InputError, match="1 image.s. have no mask .*: p9"):
+        build(dataset, tmp_path / "syn")
+    (dataset / "images" / "p9.jpg").unlink()
+    (dataset / "images" / "p0.png").write_bytes(b"x")
+    with pytest.raises(ss.InputError, match="duplicate stem 'p0'"):
+        build(dataset, tmp_path / "syn")
+    (dataset / "images" / "p0.png").unlink()
+    write_folds(dataset / "bad_folds.csv", {"p0": 0, "p1": 1, "p2": 0})
+    with pytest.raises(ss.InputError, match="1 dataset id.s. have no fold"):
+        build_dataset(dataset / "images", dataset / "masks", tmp_path / "syn", folds=dataset / "bad_folds.csv",
+                      settings=SETTINGS, progress=False)
+    write_folds(dataset / "bad_folds.csv", {"p0": 0, "p1": 1, "p2": 0, "p3": 1, "zz": 1})
+    with pytest.raises(ss.InputError, match="id.s. not in the dataset"):
+        build_dataset(dataset / "images", dataset / "masks", tmp_path / "syn", folds=dataset / "bad_folds.csv",
+                      settings=SETTINGS, progress=False)
+    (dataset / "images" / "p1.jpg").write_bytes(b"broken")
+    with pytest.raises(ss.InputError, match="p1.jpg: cannot read image"):
+        build(dataset, tmp_path / "syn")
+    assert not (tmp_path / "syn").exists()
+
+
+def test_make_folds_is_balanced_and_seeded(dataset):
+    ids = [f"id{i}" for i in range(1000)]
+    folds = make_folds(ids, k=3, seed=0)
+    assert sorted(np.bincount(list(folds.values()))) == [333, 333, 334]
+    assert folds == make_folds(ids, k=3, seed=0) and folds != make_folds(ids, k=3, seed=1)
+    assert [p.id for p in find_pairs(dataset / "images", dataset / "masks")] == ["p0", "p1", "p2", "p3"]
+
+
+def test_dry_run_measures_cost_and_writes_nothing(tmp_path, dataset):
+    result = build(dataset, tmp_path / "syn", dry_run=True, workers=2)
+    assert result.estimate["pairs"] == 4 and result.estimate["seconds_per_pair"] > 0
+    assert result.estimate["total_seconds"] == pytest.approx(result.estimate["seconds_per_pair"] * 2, rel=0.01)
+    assert not (tmp_path / "syn").exists()
+
+
+def test_local_workers_match_in_process(tmp_path, dataset):
+    build(dataset, tmp_path / "one", limit=2)
+    build(dataset, tmp_path / "two", limit=2, workers=2)
+    assert (tmp_path / "one" / "manifest.csv").read_bytes() == (tmp_path / "two" / "manifest.csv").read_bytes()
+
+
+def test_ray_backend_matches_local(tmp_path, dataset):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'singan-seg[ray]')")
+    build(dataset, tmp_path / "local", limit=2)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        build(dataset, tmp_path / "ray", limit=2, backend="ray")
+    finally:
+        ray.shutdown()
+    assert (tmp_path / "local" / "manifest.csv").read_bytes() == (tmp_path / "ray" / "manifest.csv").read_bytes()
