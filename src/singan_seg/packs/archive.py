@@ -80,8 +80,6 @@ def _members(archive: Path) -> list[tuple[str, bytes]]:
 
 def extract_archive(archive: Path, dest: Path) -> Path:
     """Extract a pack archive into folder `dest` (replacing it, atomically); return `dest`."""
-    if not archive.is_file():
-        raise InputError("pack archive not found", archive)
     members = _members(archive)
     with staging_dir(dest) as staging:
         for name, data in members:

@@ -101,6 +101,8 @@ def _check_http(url: str) -> None:
 
 
 def _extracted(archive: Path, root: Path) -> Path:
+    if not archive.is_file():
+        raise InputError("pack archive not found", archive)
     dest = root / "archives" / sha256_file(archive)[:16]
     return dest if (dest / INDEX_FILE).is_file() else extract_archive(archive, dest)
 
