@@ -98,3 +98,17 @@ def test_import_needs_trust_and_refuses_other_globals(tmp_path, legacy_run):
     with pytest.raises(ss.CheckpointError, match=r"Gs\.pth: refusing to unpickle (posix|nt)\.system"):
         import_legacy([run], tmp_path / "pack", trust_pickle=True)
     assert not marker.exists()
+
+
+def test_cli_import_legacy(tmp_path, legacy_run):
+    from typer.testing import CliRunner
+
+    from singan_seg.cli import app
+
+    run, _ = legacy_run
+    result = CliRunner().invoke(app, ["pack", "import-legacy", str(run), "--out", str(tmp_path / "p")])
+    assert isinstance(result.exception, ss.InputError) and "--trust-pickle" in str(result.exception)
+    result = CliRunner().invoke(app, ["pack", "import-legacy", str(run), "--out", str(tmp_path / "p"),
+                                      "--trust-pickle", "--include-reconstruction"])
+    assert result.exit_code == 0, result.output
+    assert load_pack_model(tmp_path / "p", "run").rec_noise.shape == (1, 4, *SHAPES[0])

@@ -154,6 +154,26 @@ def pack_info(pack: str = typer.Argument(..., help="pack folder, archive or URL"
     typer.echo(info(pack))
 
 
+@pack_app.command("import-legacy")
+def pack_import_legacy(
+    run_dirs: list[Path] = typer.Argument(..., help="original SinGAN-Seg run folders (Gs.pth, NoiseAmp.pth, reals.pth)"),
+    out: Path = typer.Option(..., help="pack folder or archive to write"),
+    trust_pickle: bool = typer.Option(False, help="required: the files are pickles, which can run code"),
+    ids: Optional[str] = typer.Option(None, help="comma-separated generator ids (default: folder names)"),
+    name: Optional[str] = typer.Option(None, help="pack name"),
+    license: str = typer.Option("unspecified", help="terms of use"),
+    include_reconstruction: bool = typer.Option(False, help="keep Zs.pth's reconstruction noise (card warns)"),
+    overwrite: bool = typer.Option(False, help="replace an existing pack at OUT"),
+) -> None:
+    """Convert checkpoints of the original SinGAN-Seg code into a normal pack (allow-listed unpickling)."""
+    from .packs.legacy import import_legacy
+
+    id_list = [i.strip() for i in ids.split(",")] if ids else None
+    path = import_legacy(run_dirs, out, trust_pickle=trust_pickle, ids=id_list, name=name, license=license,
+                         include_reconstruction=include_reconstruction, overwrite=overwrite)
+    console.print(f"[green]pack with {len(run_dirs)} imported generators written to {path}[/green]")
+
+
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
     try:
