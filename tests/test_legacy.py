@@ -108,7 +108,8 @@ def test_cli_import_legacy(tmp_path, legacy_run):
     run, _ = legacy_run
     result = CliRunner().invoke(app, ["pack", "import-legacy", str(run), "--out", str(tmp_path / "p")])
     assert isinstance(result.exception, ss.InputError) and "--trust-pickle" in str(result.exception)
-    result = CliRunner().invoke(app, ["pack", "import-legacy", str(run), "--out", str(tmp_path / "p"),
-                                      "--trust-pickle", "--include-reconstruction"])
+    with pytest.warns(UserWarning, match="rebuild the real training images"):
+        result = CliRunner().invoke(app, ["pack", "import-legacy", str(run), "--out", str(tmp_path / "p"),
+                                          "--trust-pickle", "--include-reconstruction"])
     assert result.exit_code == 0, result.output
     assert load_pack_model(tmp_path / "p", "run").rec_noise.shape == (1, 4, *SHAPES[0])

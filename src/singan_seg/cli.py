@@ -156,7 +156,8 @@ def pack_info(pack: str = typer.Argument(..., help="pack folder, archive or URL"
 
 @pack_app.command("import-legacy")
 def pack_import_legacy(
-    run_dirs: list[Path] = typer.Argument(..., help="original SinGAN-Seg run folders (Gs.pth, NoiseAmp.pth, reals.pth)"),
+    run_dirs: list[Path] = typer.Argument(..., help="original SinGAN-Seg run folders (Gs.pth, NoiseAmp.pth, "
+                                          "reals.pth)"),
     out: Path = typer.Option(..., help="pack folder or archive to write"),
     trust_pickle: bool = typer.Option(False, help="required: the files are pickles, which can run code"),
     ids: Optional[str] = typer.Option(None, help="comma-separated generator ids (default: folder names)"),
