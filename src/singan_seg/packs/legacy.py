@@ -145,8 +145,8 @@ def import_legacy(run_dirs: list[str | Path], out: str | Path, trust_pickle: boo
     include = bool(pack_options.get("include_reconstruction"))
     with tempfile.TemporaryDirectory() as tmp:
         model_dirs = []
-        for run_dir in run_dirs:
-            model_dir = Path(tmp) / run_dir.resolve().name
+        for n, run_dir in enumerate(run_dirs):
+            model_dir = Path(tmp) / str(n) / run_dir.resolve().name  # the name gives the default id
             save_model(model_dir, _legacy_model(run_dir, include), extra={"inputs": {}, "imported_from": "SinGAN"})
             model_dirs.append(model_dir)
         return create_pack(model_dirs, out, ids=ids, **pack_options)
