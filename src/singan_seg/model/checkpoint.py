@@ -41,10 +41,8 @@ def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torc
     return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
 
 
-def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDiscriminator | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write the model (and, while training, the last discriminator for resuming); return config.json's dict."""
-    model_dir = Path(model_dir)
+def weights_bytes(model: SinGANSeg, discriminator: ScaleDiscriminator | None = None) -> bytes:
+    """The safetensors bytes of a model: `generators.{n}.*`, optional `discriminator.*` and `rec_noise`."""
     tensors: dict[str, torch.Tensor] = {}
     for n, generator in enumerate(model.generators):
         tensors.update(_prefixed(f"generators.{n}", generator.state_dict()))
@@ -52,8 +50,12 @@ def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDisc
         tensors.update(_prefixed("discriminator", discriminator.state_dict()))
     if model.rec_noise is not None:
         tensors["rec_noise"] = model.rec_noise.detach().to("cpu").contiguous()
-    weights = save_safetensors(tensors, metadata={"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)})
-    meta = {
+    return save_safetensors(tensors, metadata={"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION)})
+
+
+def model_meta(model: SinGANSeg, has_discriminator: bool = False) -> dict[str, Any]:
+    """The architecture part of config.json: everything `model_from_tensors` needs besides the tensors."""
+    return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -64,9 +66,17 @@ def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDisc
         "trained_scales": model.trained_scales,
         "complete": model.is_complete,
         "has_reconstruction_noise": model.rec_noise is not None,
-        "has_discriminator": discriminator is not None,
-        "weights": {"file": WEIGHTS_FILE, "sha256": sha256_bytes(weights), "bytes": len(weights)},
+        "has_discriminator": has_discriminator,
     }
+
+
+def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDiscriminator | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the model (and, while training, the last discriminator for resuming); return config.json's dict."""
+    model_dir = Path(model_dir)
+    weights = weights_bytes(model, discriminator)
+    meta = model_meta(model, has_discriminator=discriminator is not None)
+    meta["weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_bytes(weights), "bytes": len(weights)}
     meta.update(extra or {})
     model_dir.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(model_dir / WEIGHTS_FILE, weights)
@@ -113,27 +123,43 @@ def load_model(model_dir: str | Path, device: torch.device | str = "cpu", requir
     if require_complete and not meta["complete"]:
         raise CheckpointError(f"training is incomplete ({meta['trained_scales']} of "
                               f"{len(meta['pyramid']['shapes'])} scales); finish it with `train --resume`", model_dir)
+    model, discriminator = model_from_bytes(meta, data, weights_path, device, with_discriminator)
+    return model, meta, discriminator
+
+
+def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torch.device | str = "cpu",
+                     with_discriminator: bool = False) -> tuple[SinGANSeg, ScaleDiscriminator | None]:
+    """Rebuild a model from its metadata (config.json's dict) and safetensors bytes, checking every tensor.
+
+    Args:
+        meta: the architecture metadata (see `model_meta`); its checksum must already be verified.
+        data: safetensors bytes with `generators.{n}.*` and optionally `discriminator.*`, `rec_noise`.
+        path: the file the bytes came from, named in errors.
+        device: where to put the model.
+        with_discriminator: also rebuild the last critic (for resuming training).
+    """
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error types for bad headers
-        raise CheckpointError(f"cannot read safetensors ({exc})", weights_path) from None
-
+        raise CheckpointError(f"cannot read safetensors ({exc})", path) from None
+    if "rec_noise" in tensors and not meta.get("has_reconstruction_noise", True):
+        raise CheckpointError("holds reconstruction noise that its metadata says was removed", path)
     config = TrainConfig.from_dict(meta["config"])
     model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
                       rec_noise=tensors.get("rec_noise"))
     for n in range(meta["trained_scales"]):
         generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size, config.norm)
-        _load_state(generator, _unprefixed(f"generators.{n}", tensors), weights_path, f"generator {n}")
+        _load_state(generator, _unprefixed(f"generators.{n}", tensors), path, f"generator {n}")
         model.add_scale(generator.eval(), meta["noise_amps"][n])
     discriminator = None
     if with_discriminator and meta.get("has_discriminator"):
         last = meta["trained_scales"] - 1
         discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size, config.norm)
-        _load_state(discriminator, _unprefixed("discriminator", tensors), weights_path, "discriminator")
+        _load_state(discriminator, _unprefixed("discriminator", tensors), path, "discriminator")
         discriminator.to(device)
     for p in model.generators.parameters():
         p.requires_grad_(False)
-    return model.to(device), meta, discriminator
+    return model.to(device), discriminator
 
 
 def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:
