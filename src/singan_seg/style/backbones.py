@@ -89,8 +89,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_checked(backbone: Backbone, path: str | Path, source_key: Callable[[str], str]) -> None:
-    """Load `path` into `backbone.layers`, taking tensor `name` from key `source_key(name)`; shapes checked.
+def load_checked(backbone: Backbone, path: str | Path, source_keys: Callable[[str], list[str]]) -> None:
+    """Load `path` into `backbone.layers`, taking tensor `name` from the first of `source_keys(name)` present.
 
     Records the file and its sha256 on the backbone. A missing key or a wrong shape is a one-line InputError.
     """
@@ -99,9 +99,10 @@ def load_checked(backbone: Backbone, path: str | Path, source_key: Callable[[str
     wanted = backbone.layers.state_dict()
     loaded = {}
     for name, target in wanted.items():
-        key = source_key(name)
-        if key not in state:
-            raise InputError(f"weights lack {key!r}; is this a {backbone.name} file?", path)
+        keys = source_keys(name)
+        key = next((k for k in keys if k in state), None)
+        if key is None:
+            raise InputError(f"weights lack {keys[0]!r}; is this a {backbone.name} file?", path)
         if tuple(state[key].shape) != tuple(target.shape):
             raise InputError(f"weights {key!r} have shape {tuple(state[key].shape)}, {backbone.name} needs "
                              f"{tuple(target.shape)}", path)
@@ -131,23 +132,30 @@ def build_vgg19(weights: str | Path | None = None, pretrained: bool = True) -> B
             default: torchvision's ImageNet weights from the torch hub cache.
         pretrained: False gives random-init weights (tests only).
     """
-    from torchvision.models import vgg19
+    from torchvision.models.vgg import cfgs, make_layers
 
-    features = vgg19(weights=None).features
+    features = make_layers(cfgs["E"])  # torchvision's vgg19().features, without building the classifier
     names = _vgg19_names()
     last = names.index(VGG19_STYLE[-1])  # nothing past relu5_1 is used
     layers = nn.ModuleDict({name: features[i] for i, name in enumerate(names[:last + 1])})
     backbone = Backbone("vgg19", layers, VGG19_STYLE, VGG19_CONTENT, IMAGENET_MEAN, IMAGENET_STD)
-    if not pretrained:
+    if not pretrained:  # torchvision's VGG initialisation, which keeps activations at a realistic scale
+        for module in layers.values():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
         return backbone
     path = weights or vgg19_cached_weights()
     if path is None:
         raise InputError(f"VGG19 ImageNet weights are not in the torch cache ({torch.hub.get_dir()}/checkpoints/"
                          f"{VGG19_FILE}); pass --weights FILE or use --backbone efficientnet-lite0")
-    state_keys = read_state_dict(path).keys()
-    prefix = "features." if any(key.startswith("features.") for key in state_keys) else ""
     index = {name: i for i, name in enumerate(_vgg19_names())}
-    load_checked(backbone, path, lambda key: prefix + str(index[key.split(".")[0]]) + "." + key.split(".", 1)[1])
+
+    def source_keys(name: str) -> list[str]:  # conv1_1.weight -> features.0.weight (full model) or 0.weight
+        layer, param = name.split(".", 1)
+        return [f"features.{index[layer]}.{param}", f"{index[layer]}.{param}"]
+
+    load_checked(backbone, path, source_keys)
     return backbone
 
 
@@ -232,7 +240,7 @@ def build_efficientnet_lite0(weights: str | Path | None = None, pretrained: bool
         layers[f"block{i}"] = _MBConv(*args)
     backbone = Backbone("efficientnet-lite0", layers, LITE0_STYLE, LITE0_CONTENT, LITE0_MEAN, LITE0_STD)
     if pretrained:
-        load_checked(backbone, weights or lite0_weights_file(), _lite0_source_key)
+        load_checked(backbone, weights or lite0_weights_file(), _lite0_source_keys)
     return _fold_batch_norms(backbone)
 
 
@@ -249,10 +257,10 @@ def _fold_batch_norms(backbone: Backbone) -> Backbone:
     return backbone.requires_grad_(False)
 
 
-def _lite0_source_key(name: str) -> str:
+def _lite0_source_keys(name: str) -> list[str]:
     """`stem._conv_stem.weight` -> `_conv_stem.weight`; `block3._bn1.bias` -> `_blocks.3._bn1.bias`."""
     module, rest = name.split(".", 1)
-    return rest if module == "stem" else f"_blocks.{module.removeprefix('block')}.{rest}"
+    return [rest if module == "stem" else f"_blocks.{module.removeprefix('block')}.{rest}"]
 
 
 # ---- registry ----------------------------------------------------------------------------------------------

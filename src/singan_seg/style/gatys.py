@@ -2,7 +2,9 @@
 
 The image being optimised starts from the content image; the loss is
     content_weight * MSE(F_content) + style_weight * sum over style layers MSE(Gram(F)),
-with Gram(F) = F F^T / (C H W), minimised with L-BFGS and clamped to [0, 1] after every evaluation.
+with Gram(F) = F F^T / (C H W), minimised with L-BFGS; the loss sees the image clamped to [0, 1].
+One deviation from the tutorial: L-BFGS uses a strong-Wolfe line search. Without it, at content:style 1:1000
+the fixed unit step overshoots and the loss oscillates (measured on random and EfficientNet features).
 """
 
 from __future__ import annotations
@@ -72,14 +74,12 @@ def gatys_transfer(backbone: Backbone, content: torch.Tensor, style: torch.Tenso
     loss_fn = gatys_loss_fn(backbone, content, style, content_weight, style_weight)
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image], max_iter=steps, max_eval=steps, tolerance_grad=0.0, tolerance_change=0.0,
-                                  history_size=50)
+                                  history_size=50, line_search_fn="strong_wolfe")
     result = GatysResult(image=image)
 
     def closure() -> torch.Tensor:
-        with torch.no_grad():
-            image.clamp_(0, 1)
         optimizer.zero_grad()
-        loss, s_loss, c_loss = loss_fn(image)
+        loss, s_loss, c_loss = loss_fn(image.clamp(0, 1))
         loss.backward()
         result.style_losses.append(s_loss.item())
         result.content_losses.append(c_loss.item())
