@@ -94,12 +94,13 @@ def style(
     samples: Path = typer.Option(..., help="a samples directory written by `generate` (images/, masks/, manifest.csv)"),
     style_image: Path = typer.Option(..., help="the real image whose style the samples get"),
     out: Path = typer.Option(..., help="samples directory to write (same layout; masks copied unchanged)"),
-    method: str = typer.Option("gatys", help="gatys (the paper: VGG-feature optimisation) or fast (CPU, ~0.2 s/image)"),
+    method: str = typer.Option("gatys", help="gatys (the paper: feature optimisation) or fast (statistics matching, "
+                                             "well under 1 s/image on CPU)"),
     ratio: str = typer.Option("1:1000", help="content:style loss weights (paper: 1:1 and 1:1000)"),
     steps: Optional[int] = typer.Option(None, help="gatys: L-BFGS evaluations (default 1000); fast: rounds (1)"),
     backbone: str = typer.Option("auto", help="auto (vgg19 if its weights are cached, else efficientnet-lite0), "
                                               "vgg19 or efficientnet-lite0"),
-    weights: Optional[Path] = typer.Option(None, help="weights file for the backbone (.safetensors or .pth state_dict)"),
+    weights: Optional[Path] = typer.Option(None, help="backbone weights file (.safetensors or .pth state_dict)"),
     seed: int = typer.Option(0, help="random seed"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     overwrite: bool = typer.Option(False, help="replace an existing output directory"),
@@ -113,7 +114,8 @@ def style(
                              weights=weights, device=device, seed=seed, overwrite=overwrite)
     row = read_manifest(path)[0]
     console.print(f"[green]styled samples written to {path}[/green] (method {row['style_method']}, backbone "
-                  f"{row['style_backbone']}, ratio {row['style_ratio']}, steps {row['style_steps']})", highlight=False)
+                  f"{row['style_backbone']}, ratio {row['style_ratio']}, steps {row['style_steps']})", highlight=False,
+                  soft_wrap=True)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,18 +121,21 @@ class Stylist:
         self.style = _to_tensor(style_image, self.device)
         if method == "fast":  # pixel statistics only: no network needed
             check_backbone_name(backbone)
+            if weights is not None:
+                raise InputError("method fast uses no network, so a weights file has no effect; drop --weights",
+                                 weights)
             self.backbone, name, weights_file, weights_sha = None, "none", "", ""
         else:
             if isinstance(backbone, str):
                 backbone = load_backbone(backbone, weights, self.device)
             self.backbone = backbone.to(self.device)
             name, weights_file, weights_sha = backbone.name, backbone.weights, backbone.weights_sha256
-        ratio_text = ":".join(f"{w:g}" for w in (self.content_weight, self.style_weight))
+        ratio_text = f"{self.content_weight:g}:{self.style_weight:g}" if method == "gatys" else "n/a"
         self.settings = StyleSettings(method, ratio_text, steps, name, weights_file, weights_sha, seed,
                                       str(self.device))
 
-    def __call__(self, content: np.ndarray, on_step=None) -> np.ndarray:
-        """Style one (H, W, 3) uint8 image; returns (H, W, 3) uint8."""
+    def __call__(self, content: np.ndarray, on_step: Callable[[], None] | None = None) -> np.ndarray:
+        """Style one (H, W, 3) uint8 image; returns (H, W, 3) uint8. `on_step` is called after each step."""
         if content.ndim != 3 or content.shape[2] != 3 or content.dtype != np.uint8:
             raise InputError(f"content images should be (H, W, 3) uint8, got {content.shape} {content.dtype}")
         x = _to_tensor(content, self.device)
@@ -155,7 +158,8 @@ def _progress(enabled: bool) -> Progress | nullcontext:
                     TextColumn("left"), TimeRemainingColumn())
 
 
-def _run_batch(stylist: Stylist, images: Sequence[np.ndarray], progress: bool, label: str = "style"):
+def _run_batch(stylist: Stylist, images: Sequence[np.ndarray], progress: bool,
+               label: str = "style") -> Iterator[np.ndarray]:
     """Yield the styled images in order, with a rich progress bar counting optimisation steps."""
     per_image = max(stylist.settings.steps, 1)
     with _progress(progress) as bar:
@@ -205,7 +209,8 @@ def _check_rows(samples_dir: Path, rows: list[dict[str, str]]) -> list[tuple[np.
     if len(set(stems)) != len(stems):
         raise InputError("manifest lists a stem twice", manifest)
     listed = {row["image"] for row in rows}
-    unlisted = sorted(f"images/{p.name}" for p in (samples_dir / "images").iterdir() if f"images/{p.name}" not in listed)
+    unlisted = sorted(name for name in (f"images/{p.name}" for p in (samples_dir / "images").iterdir())
+                      if name not in listed)
     if unlisted:
         raise InputError(f"{unlisted[0]} is not in the manifest (manifest and images/ disagree)", manifest)
     pairs = []
