@@ -57,7 +57,8 @@ def main() -> None:
     real = pair.image
     backbone = load_backbone(args.backbone, device=device)
     print(f"trained on {image_path.name} ({real.shape[1]}x{real.shape[0]} px) in {train_s:.0f} s; "
-          f"{args.num} samples of {samples.images.shape[2]}x{samples.images.shape[1]} px; backbone {backbone.name}")
+          f"{args.num} samples of {samples.images.shape[2]}x{samples.images.shape[1]} px; backbone {backbone.name}",
+          flush=True)
 
     def distances(batch: np.ndarray) -> dict[str, float]:
         return {"gram": float(np.mean([gram_distance(backbone, im, real) for im in batch])),

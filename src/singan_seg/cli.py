@@ -95,7 +95,7 @@ def style(
     style_image: Path = typer.Option(..., help="the real image whose style the samples get"),
     out: Path = typer.Option(..., help="samples directory to write (same layout; masks copied unchanged)"),
     method: str = typer.Option("gatys", help="gatys (the paper: feature optimisation) or fast (statistics matching, "
-                                             "well under 1 s/image on CPU)"),
+                                             "~1 s per 250-px image on 2 CPU cores)"),
     ratio: str = typer.Option("1:1000", help="content:style loss weights (paper: 1:1 and 1:1000)"),
     steps: Optional[int] = typer.Option(None, help="gatys: L-BFGS evaluations (default 1000); fast: rounds (1)"),
     backbone: str = typer.Option("auto", help="auto (vgg19 if its weights are cached, else efficientnet-lite0), "
