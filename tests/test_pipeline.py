@@ -1,6 +1,7 @@
 """Whole-dataset builds: folds, resume after SIGKILL, failures, fold-safe export, backends."""
 
 import csv
+import importlib
 import os
 import signal
 import subprocess
@@ -90,8 +91,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
 
 
 def test_a_failing_pair_does_not_stop_the_others(tmp_path, dataset, monkeypatch):
-    import singan_seg.train as train_module
-
+    train_module = importlib.import_module("singan_seg.train")  # the module, not the function ss.train
     real_train = train_module.train
 
     def flaky(image, mask, **kw):
@@ -154,17 +154,17 @@ def test_dry_run_measures_cost_and_writes_nothing(tmp_path, dataset):
 
 
 def test_local_workers_match_in_process(tmp_path, dataset):
-    build(dataset, tmp_path / "one", limit=2)
-    build(dataset, tmp_path / "two", limit=2, workers=2)
+    build(dataset, tmp_path / "one", limit=2, threads=1)  # same threads per job: bit-identical weights
+    build(dataset, tmp_path / "two", limit=2, workers=2, threads=1)
     assert (tmp_path / "one" / "manifest.csv").read_bytes() == (tmp_path / "two" / "manifest.csv").read_bytes()
 
 
 def test_ray_backend_matches_local(tmp_path, dataset):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'singan-seg[ray]')")
-    build(dataset, tmp_path / "local", limit=2)
+    build(dataset, tmp_path / "local", limit=2, threads=1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        build(dataset, tmp_path / "ray", limit=2, backend="ray")
+        build(dataset, tmp_path / "ray", limit=2, backend="ray", threads=1)
     finally:
         ray.shutdown()
     assert (tmp_path / "local" / "manifest.csv").read_bytes() == (tmp_path / "ray" / "manifest.csv").read_bytes()

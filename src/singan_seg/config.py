@@ -116,8 +116,8 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    # Cheaper recipe for CPUs: fewer iterations, constant narrow networks, ConSinGAN-style concurrent
-    # training of the last scales, and bf16 autocast. Figures behind these choices: benchmarks/train_speed.py.
+    # Cheaper recipe for CPUs: fewer iterations (tapering at the costly fine scales), constant narrow networks,
+    # 2+2 critic/generator steps, bf16 autocast, per-image normalisation. Figures: benchmarks/train_speed.py.
     "fast": TrainConfig(
         iters_per_scale=300,
         finest_iters_fraction=0.5,
@@ -126,16 +126,6 @@ PRESETS: dict[str, TrainConfig] = {
         d_steps=2,
         g_steps=2,
         bf16=True,
-    ),
-    # The demo: the fast recipe on the small phantom; a few minutes on 2 CPU cores.
-    "demo": TrainConfig(
-        max_size=128,
-        iters_per_scale=300,
-        finest_iters_fraction=0.5,
-        norm="instance",
-        max_channels=32,
-        d_steps=2,
-        g_steps=2,
     ),
     "tiny": TrainConfig(
         max_size=40,
@@ -148,6 +138,9 @@ PRESETS: dict[str, TrainConfig] = {
         g_steps=1,
     ),
 }
+
+# The demo: the fast recipe on the small phantom at 128 px; a few minutes on 2 CPU cores.
+PRESETS["demo"] = PRESETS["fast"].replace(max_size=128)
 
 DEFAULT_PRESET = "fast"
 

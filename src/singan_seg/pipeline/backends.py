@@ -26,11 +26,12 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 
 def run_local(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnResult, workers: int = 1,
-              device: str = "cpu") -> None:
-    """Run jobs here (workers=1) or in `workers` spawned processes."""
+              device: str = "cpu", threads: int | None = None) -> None:
+    """Run jobs here (workers=1) or in `workers` spawned processes with `threads` torch threads each
+    (default: cores // workers). Bit-identical results across runs need the same thread count."""
     if workers < 1:
         raise InputError(f"workers should be at least 1, got {workers}")
-    threads = threads_per_worker(workers)
+    threads = threads or threads_per_worker(workers)
     if workers == 1:
         for job in jobs:
             on_result(run_job(job, settings, device, threads))
@@ -48,7 +49,8 @@ def run_local(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnR
 
 def run_ray(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnResult, address: str | None = None,
             cpus_per_job: int = 2, gpus_per_job: float = 0.0, device: str = "cpu") -> None:
-    """One Ray task per pair. OUT must be a path every node sees (a shared file system)."""
+    """One Ray task per pair, each asking for `cpus_per_job` CPUs (and using as many torch threads)."""
+    # OUT must be a path every node sees (a shared file system).
     try:
         import ray
     except ImportError:

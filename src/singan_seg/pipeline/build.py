@@ -97,7 +97,7 @@ def collect_manifest(out: Path, jobs: list[PairJob]) -> list[dict[str, str]]:
 def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | Path,
                   folds: str | Path | None = None, settings: DatasetSettings | None = None, workers: int = 1,
                   backend: str = "local", ray_address: str | None = None, limit: int | None = None,
-                  dry_run: bool = False, overwrite: bool = False, device: str = "cpu",
+                  dry_run: bool = False, overwrite: bool = False, device: str = "cpu", threads: int | None = None,
                   progress: bool = True) -> BuildResult:
     """Train a generator per pair, sample and (optionally) style-transfer, resumably.
 
@@ -106,6 +106,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         folds: a CSV of id,fold; every id must be listed (samples keep their source's fold).
         settings: preset, samples per image, style, seeds (DatasetSettings).
         workers: local worker processes (torch threads are split so workers x threads <= cores).
+        threads: torch threads per job (local: default cores // workers; ray: CPUs per task, default 2).
         backend: "local" or "ray" (one task per pair; OUT must be on a file system every node shares).
         limit: only the first M pairs (by id), for trial runs.
         dry_run: validate and print the plan with a cost estimate measured here; train nothing.
@@ -146,9 +147,9 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                                                f"failed {len(result.failed)}")
 
         if backend == "ray":
-            run_ray(jobs, settings, on_result, address=ray_address, device=device)
+            run_ray(jobs, settings, on_result, address=ray_address, device=device, cpus_per_job=threads or 2)
         else:
-            run_local(jobs, settings, on_result, workers=workers, device=device)
+            run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
     result.seconds = time.perf_counter() - started
     write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
     failures = out / "failures.json"
@@ -166,8 +167,8 @@ def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: in
     cost = measure_training_cost(load_pair(pairs[0].image, pairs[0].mask), settings.train_config(), timed=2,
                                  device=device)
     per_pair = cost.seconds
-    return {"pairs": len(pairs), "seconds_per_pair": round(per_pair, 1), "workers": workers,
-            "total_seconds": round(per_pair * len(pairs) / workers, 1),
+    return {"pairs": len(pairs), "seconds_per_pair": per_pair, "workers": workers,
+            "total_seconds": per_pair * len(pairs) / workers,
             "note": "measured on the first pair; workers share this machine's cores, so the total assumes the "
                     "per-pair time holds with threads split between workers"}
 

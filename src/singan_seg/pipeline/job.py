@@ -48,10 +48,11 @@ def _style(settings: DatasetSettings, raw: Path, image: str, out: Path, device: 
 
         raise InputError("style transfer needs the style extra: pip install 'singan-seg[style]'") from None
     if settings.style == "fast":
-        style_samples_dir(raw, image, out, method="fast", device=device, seed=settings.seed, overwrite=True)
+        style_samples_dir(raw, image, out, method="fast", device=device, seed=settings.seed, overwrite=True,
+                          progress=False)
     else:
         style_samples_dir(raw, image, out, method="gatys", ratio=settings.style, steps=settings.style_steps,
-                          device=device, seed=settings.seed, overwrite=True)
+                          device=device, seed=settings.seed, overwrite=True, progress=False)
 
 
 def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
