@@ -78,18 +78,30 @@ def frechet_distance_features(features_a: np.ndarray, features_b: np.ndarray) ->
     return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * tr_covmean)
 
 
+_FEATURE_CACHE: dict[tuple, np.ndarray] = {}  # (file, mtime, size, weights sha256) -> (2048,); report reuses them
+
+
 def set_features(images: ImageSet, extractor: InceptionFeatures, progress: bool = True,
                  label: str = "features") -> np.ndarray:
-    """(N, 2048) pool features of every image of a set (the extractor batches them: 1 on CPU, 32 on GPU)."""
-    out = []
+    """(N, 2048) pool features of every image of a set (the extractor batches them: 1 on CPU, 32 on GPU).
+
+    Features are memoised per file (path, mtime, size) for this process, so FID and the privacy audit of one
+    report run the network once per image.
+    """
+    def key(i):
+        stat = images.image_paths[i].stat()
+        return str(images.image_paths[i].resolve()), stat.st_mtime_ns, stat.st_size, extractor.sha256
+
+    todo = [i for i in range(len(images)) if key(i) not in _FEATURE_CACHE]
     step = extractor.batch_size
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(label, total=len(images))
-        for start in range(0, len(images), step):
-            batch = [images.image(i) for i in range(start, min(start + step, len(images)))]
-            out.append(extractor.pool_features(batch))  # (B, 2048)
+    with Progress(disable=not progress or not todo, transient=True) as bar:
+        task = bar.add_task(label, total=len(todo))
+        for start in range(0, len(todo), step):
+            batch = todo[start:start + step]
+            for i, feature in zip(batch, extractor.pool_features([images.image(i) for i in batch])):
+                _FEATURE_CACHE[key(i)] = feature  # (2048,)
             bar.advance(task, len(batch))
-    return np.concatenate(out)
+    return np.stack([_FEATURE_CACHE[key(i)] for i in range(len(images))])
 
 
 def warn_if_few(n: int, what: str, dims: int = FID_DIMS) -> None:
