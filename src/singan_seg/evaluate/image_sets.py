@@ -92,7 +92,7 @@ def load_image_set(path: str | Path, check_modes: bool = True) -> ImageSet:
     if not path.is_dir():
         raise InputError("image folder or file not found", path)
     if (path / "manifest.csv").is_file():
-        rows = read_manifest(path)
+        rows = read_manifest(path, verify=True)  # a manifest that does not match its files is refused
         if not rows:
             raise InputError("samples directory is empty (manifest has no rows)", path)
         images = [path / r["image"] for r in rows]
