@@ -1,6 +1,5 @@
 """Input validation: every bad input gives an InputError naming the file and the problem."""
 
-import io
 
 import numpy as np
 import pytest

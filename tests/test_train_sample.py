@@ -8,7 +8,6 @@ import singan_seg as ss
 from singan_seg.model import load_model
 from singan_seg.train import build_reals
 
-from .conftest import SMALL
 
 
 def weights_of(model):

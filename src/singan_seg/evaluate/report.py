@@ -1,0 +1,134 @@
+"""One self-contained HTML report (every picture base64-embedded, no external files) plus a JSON of all numbers."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ..files import write_json_atomic, write_text_atomic  # noqa: E402
+from ..preview import contact_sheet  # noqa: E402
+from .masks import BIN_EDGES  # noqa: E402
+from .suite import Evaluation  # noqa: E402
+
+MAX_GRID = 9
+THUMB = 160  # px, height of the pictures in the grids
+
+
+def _img_tag(array: np.ndarray, alt: str) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _fig_tag(fig, alt: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _thumb(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    h, w = image.shape[:2]
+    size = (max(1, round(w * THUMB / h)), THUMB)
+    mask = np.zeros((h, w), bool) if mask is None else mask
+    return (np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)),
+            np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST)))
+
+
+def _samples_section(ev: Evaluation) -> str:
+    cells = [_thumb(ev.samples.image(i), ev.samples.mask(i)) for i in range(min(MAX_GRID, len(ev.samples)))]
+    reals = [_thumb(ev.real.image(i), ev.real.mask(i)) for i in range(min(MAX_GRID, len(ev.real)))]
+    sheet = contact_sheet([c[0] for c in cells], [c[1] for c in cells], [ev.samples.stems[i][:22] for i in range(len(cells))])
+    real_sheet = contact_sheet([c[0] for c in reals], [c[1] for c in reals], [s[:22] for s in ev.real.stems[:len(reals)]])
+    return (f"<h2>Samples</h2><p>{len(ev.samples)} synthetic pairs (first {len(cells)} shown, mask outline in green, "
+            f"mask below).</p>{_img_tag(sheet, 'synthetic samples')}<h3>Real</h3>{_img_tag(real_sheet, 'real pairs')}")
+
+
+def _metrics_section(ev: Evaluation) -> str:
+    rows = []
+    if ev.sifid:
+        s = ev.sifid
+        rows.append(f"<tr><td>SIFID ({s.channels} ch, native resolution)</td><td>{s.mean:.4f} ± {s.sd:.4f}</td>"
+                    f"<td>{len(s.values)} samples vs their source</td></tr>")
+    if ev.fid:
+        rows.append(f"<tr><td>FID (2048-d pool, 299 px)</td><td>{ev.fid.value:.2f}</td>"
+                    f"<td>{ev.fid.n_a} real vs {ev.fid.n_b} synthetic</td></tr>")
+    weights = ev.sifid.weights if ev.sifid else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in ev.notes)
+    return (f"<h2>SIFID / FID</h2><table><tr><th>metric</th><th>value</th><th>set</th></tr>{''.join(rows)}</table>"
+            f"<p>Weights: {html.escape(weights)}.</p><ul class='notes'>{notes}</ul>")
+
+
+def _masks_section(ev: Evaluation) -> str:
+    if ev.masks is None:
+        return "<h2>Masks</h2><p>Not computed (no real masks).</p>"
+    m = ev.masks
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
+    for ax, pct, title in ((axes[0], m.real_pct, "real"), (axes[1], m.synthetic_pct, "synthetic")):
+        ax.hist(pct, bins=BIN_EDGES, weights=np.full(len(pct), 100 / len(pct)), color="tab:blue", edgecolor="k")
+        ax.set(title=f"{title} (n={len(pct)})", xlabel="true pixels (%)", ylabel="% of masks", xlim=(0, 100))
+    hist = _fig_tag(fig, "mask size histograms")
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3))
+    for ax, image, title in zip(axes, (m.real_mean, m.real_sd, m.synthetic_mean, m.synthetic_sd),
+                                ("real mean", "real sd", "synthetic mean", "synthetic sd")):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1 if "mean" in title else 0.5)
+        ax.set(title=title, xticks=[], yticks=[])
+    means = _fig_tag(fig, "mean and sd masks")
+    return (f"<h2>Masks</h2><p>True-pixel percentage in 5 % bins. Wasserstein distance {m.wasserstein_pct:.2f} "
+            f"percentage points; histogram total variation {m.hist_total_variation:.3f}.</p>{hist}"
+            f"<h3>Mean and standard-deviation masks</h3>{means}")
+
+
+def _privacy_section(ev: Evaluation) -> str:
+    if ev.privacy is None:
+        return "<h2>Privacy</h2><p>Not computed (pass held-out real images).</p>"
+    p = ev.privacy
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bins = np.linspace(0, max(p.distances[:, 0].max(), p.heldout_distances.max()) * 1.05, 25)
+    ax.hist(p.heldout_distances, bins=bins, alpha=0.6, label="held-out real → train")
+    ax.hist(p.distances[:, 0], bins=bins, alpha=0.6, label="synthetic → train")
+    ax.set(xlabel="nearest Inception-feature distance", ylabel="images")
+    ax.legend()
+    dist = _fig_tag(fig, "nearest distance distributions")
+    pairs = []
+    for i in p.closest(6):
+        j = int(p.neighbours[i, 0])
+        a, _ = _thumb(ev.samples.image(i), None)
+        b, _ = _thumb(ev.train_real.image(j), None)
+        pairs.append(f"<figure>{_img_tag(np.concatenate([a, np.full((THUMB, 4, 3), 255, np.uint8), b], 1), 'pair')}"
+                     f"<figcaption>{html.escape(p.synthetic_stems[i])} ↔ {html.escape(p.train_stems[j])}: "
+                     f"d={p.distances[i, 0]:.2f}, SSIM={p.ssim[i, 0]:.3f}</figcaption></figure>")
+    return (f"<h2>Privacy</h2><p>Memorisation score {p.memorisation:.3f} (fraction of synthetic images closer to a "
+            f"training image than any held-out real image is); membership-inference AUC {p.auc:.3f} (0.5 = "
+            f"synthetic images are no closer to training images than unseen real ones).</p>{dist}"
+            f"<h3>Closest pairs (synthetic | nearest training image)</h3>{''.join(pairs)}")
+
+
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}img{max-width:100%}"
+         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}"
+         "figure{display:inline-block;margin:4px}figcaption{font-size:12px}.notes{color:#a60}")
+
+
+def write_report(ev: Evaluation, out: str | Path) -> tuple[Path, Path]:
+    """Write OUT (HTML) and OUT with .json (all numbers), atomically; return both paths."""
+    out = Path(out)
+    numbers = ev.to_dict()
+    body = "".join(section(ev) for section in (_samples_section, _metrics_section, _masks_section, _privacy_section))
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>singan-seg evaluation</title>"
+            f"<style>{STYLE}</style></head><body><h1>singan-seg evaluation</h1><p>Samples: "
+            f"{html.escape(str(ev.samples.root))}; real: {html.escape(str(ev.real.root))}</p>{body}"
+            f"<h2>All numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1)[:20000])}</pre></body></html>")
+    write_text_atomic(out, page)
+    json_path = out.with_suffix(".json")
+    write_json_atomic(json_path, numbers)
+    return out, json_path

@@ -1,0 +1,105 @@
+"""SIFID (Shaham et al. 2019): FID between the Inception features of ONE real and ONE synthetic image.
+
+Follows SinGAN's reference code (tamarott/SinGAN SIFID/sifid_score.py): images at native resolution (no
+resize), activations of the layer just before the second max-pool (192 channels), each spatial position
+one observation, Fréchet distance of the two fitted Gaussians. Differences from the reference: the weights
+are the TF FID Inception (see inception.py), not torchvision's ImageNet Inception, and the input is scaled
+as TF did ((x - 128) / 128). `channels=64` gives the first-max-pool variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.progress import track
+
+from ..errors import InputError
+from .fid import frechet_distance, gaussian_stats
+from .image_sets import ImageSet, load_image_set
+from .inception import SIFID_LAYERS, WEIGHTS_NAME, InceptionFeatures, get_extractor
+
+
+def _check_channels(channels: int) -> str:
+    if channels not in SIFID_LAYERS:
+        raise InputError(f"SIFID channels should be one of {sorted(SIFID_LAYERS)}, got {channels}")
+    return SIFID_LAYERS[channels]
+
+
+def sifid_pair(real: np.ndarray, fake: np.ndarray, extractor: InceptionFeatures | None = None,
+               channels: int = 192) -> float:
+    """SIFID between two uint8 (H, W, 3) images (sizes may differ).
+
+    Args:
+        real, fake: the images.
+        extractor: an InceptionFeatures (None: the default, cached).
+        channels: 192 (reference layer conv_4) or 64 (first max-pool, pool0).
+    """
+    layer = _check_channels(channels)
+    extractor = extractor or get_extractor()
+    stats = [gaussian_stats(extractor.spatial_features(x, layer)) for x in (real, fake)]  # (h*w, C) each
+    return frechet_distance(*stats[0], *stats[1])
+
+
+@dataclass
+class SifidResult:
+    """Per-sample SIFID and its mean and sd (population sd, as numpy's default) over the set."""
+
+    values: dict[str, float]
+    sources: dict[str, str]
+    channels: int
+    weights: str = WEIGHTS_NAME
+    mean: float = field(init=False)
+    sd: float = field(init=False)
+
+    def __post_init__(self):
+        array = np.array(list(self.values.values()))
+        self.mean, self.sd = float(array.mean()), float(array.std())
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "sd": self.sd, "n": len(self.values), "channels": self.channels,
+                "layer": SIFID_LAYERS[self.channels], "weights": self.weights, "values": self.values,
+                "sources": self.sources}
+
+
+def _source_of(samples: ImageSet, i: int, real: ImageSet) -> int:
+    """Index in `real` of sample i's source: the only real image, or the one whose stem is its source_id."""
+    if len(real) == 1:
+        return 0
+    source = samples.rows[i].get("source_id", "") if samples.rows else ""
+    if not source:
+        raise InputError(f"sample {samples.stems[i]} has no source_id in its manifest; pass the real image as a "
+                         "single file instead of a folder", samples.root / "manifest.csv")
+    j = real.index(source)
+    if j is None:
+        raise InputError(f"no real image with stem {source!r} (source_id of sample {samples.stems[i]}) in "
+                         "the real folder", real.root)
+    return j
+
+
+def sifid(samples: str | Path | ImageSet, real: str | Path | ImageSet, channels: int = 192,
+          weights: str | Path | None = None, device: str = "cpu", progress: bool = True) -> SifidResult:
+    """SIFID of every synthetic image against its real source image.
+
+    Args:
+        samples: a samples dir (its manifest's source_id names each sample's real image) or an image folder.
+        real: one real image file, or a real folder (flat or images/) whose stems match the source_ids.
+        channels: 192 (reference) or 64.
+        weights: user copy of the Inception TorchScript; device: torch device; progress: progress bar.
+    """
+    samples = samples if isinstance(samples, ImageSet) else load_image_set(samples)
+    real = real if isinstance(real, ImageSet) else load_image_set(real)
+    layer = _check_channels(channels)
+    extractor = get_extractor(None if weights is None else str(weights), str(device))
+    sources = [_source_of(samples, i, real) for i in range(len(samples))]  # fail fast, before any network run
+    real_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    values, names = {}, {}
+    for i in track(range(len(samples)), description="SIFID", disable=not progress, transient=True):
+        j = sources[i]
+        if j not in real_stats:
+            real_stats[j] = gaussian_stats(extractor.spatial_features(real.image(j), layer))
+        fake_stats = gaussian_stats(extractor.spatial_features(samples.image(i), layer))
+        values[samples.stems[i]] = frechet_distance(*real_stats[j], *fake_stats)
+        names[samples.stems[i]] = real.stems[j]
+    return SifidResult(values, names, channels)

@@ -1,0 +1,70 @@
+"""All metrics of one synthetic set in one call: what `evaluate report` computes before rendering."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .fid import FewImagesWarning, FidResult, fid
+from .image_sets import ImageSet, load_image_set
+from .masks import MaskStats, mask_statistics
+from .privacy import PrivacyAudit, privacy_audit
+from .sifid import SifidResult, sifid
+
+
+@dataclass
+class Evaluation:
+    """Results; a metric is None where its inputs were not given. `notes` lists warnings for the report."""
+
+    samples: ImageSet
+    real: ImageSet
+    sifid: SifidResult | None = None
+    fid: FidResult | None = None
+    masks: MaskStats | None = None
+    privacy: PrivacyAudit | None = None
+    train_real: ImageSet | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"samples": str(self.samples.root), "real": str(self.real.root), "n_samples": len(self.samples),
+                "n_real": len(self.real), "notes": self.notes,
+                **{name: (None if getattr(self, name) is None else getattr(self, name).to_dict())
+                   for name in ("sifid", "fid", "masks", "privacy")}}
+
+
+def evaluate_samples(samples: str | Path, real: str | Path, train_real: str | Path | None = None,
+                     heldout_real: str | Path | None = None, sifid_channels: int = 192, with_fid: bool = True,
+                     weights: str | Path | None = None, device: str = "cpu", progress: bool = True) -> Evaluation:
+    """SIFID, FID, mask statistics and (with held-out images) the privacy audit of a samples dir.
+
+    Args:
+        samples: samples dir (manifest source_id names each sample's real image).
+        real: the real source image(s): one file or a folder (Kvasir layout: images/ + masks/).
+        train_real: real images the generators were trained on (default: `real`).
+        heldout_real: real images not used for training; enables the privacy audit.
+        sifid_channels: 192 (reference) or 64.
+        with_fid: compute FID of samples vs real (warns below 2049 images).
+        weights, device, progress: as for `fid`.
+    """
+    samples_set, real_set = load_image_set(samples), load_image_set(real)
+    result = Evaluation(samples_set, real_set)
+    result.sifid = sifid(samples_set, real_set, sifid_channels, weights, device, progress)
+    if with_fid:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FewImagesWarning)
+            result.fid = fid(real_set, samples_set, weights, device, progress=progress)
+        result.notes += [str(w.message) for w in caught if issubclass(w.category, FewImagesWarning)]
+        for note in result.notes:
+            warnings.warn(note, FewImagesWarning, stacklevel=2)
+    if all(m is not None for m in real_set.mask_paths):
+        result.masks = mask_statistics(samples_set, real_set)
+    else:
+        result.notes.append("mask statistics skipped: the real set has no masks/ folder")
+    if heldout_real is not None:
+        result.train_real = load_image_set(train_real) if train_real is not None else real_set
+        result.privacy = privacy_audit(samples_set, result.train_real, heldout_real, weights=weights,
+                                       device=device, progress=progress)
+    else:
+        result.notes.append("privacy audit skipped: no held-out real images given")
+    return result
