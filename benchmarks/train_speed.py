@@ -63,8 +63,9 @@ def main() -> int:
         projected = r.get("projected_seconds")
         measured = r.get("measured_seconds")
         ratio = f"{paper / projected:8.1f}x" if paper and projected else "-"
-        print(f"{name:<8} {r.get('ms_per_iter', [0])[-1]:>12.0f} "
-              f"{(projected or 0) / 60:>13.1f} min {(measured or 0) / 60:>7.1f} min {ratio:>9}")
+        measured_text = f"{measured / 60:>7.1f} min" if measured else f"{'-':>11}"
+        print(f"{name:<8} {r.get('ms_per_iter', [0])[-1]:>12.0f} {(projected or 0) / 60:>13.1f} min "
+              f"{measured_text} {ratio:>9}")
     print("(projected = measured ms/iter x the preset's iterations per scale, summed over scales)")
     out = ROOT / "benchmarks" / "results" / "train_speed.json"
     write_json_atomic(out, results)

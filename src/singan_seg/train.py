@@ -193,7 +193,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 
         sched_g.step()
         sched_d.step()
-        progress.advance(n, it + 1, iters, d_loss=d_loss, g_adv=g_adv, rec=rec_loss)
+        progress.advance(n, it + 1, iters, d_loss=d_loss.detach(), g_adv=g_adv.detach(), rec=rec_loss.detach())
 
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
