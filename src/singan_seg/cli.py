@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
@@ -188,6 +189,23 @@ def data_folds(
     folds = make_folds(sorted(images_by_stem(images, "images")), k=k, seed=seed)
     write_folds(out, folds)
     console.print(f"[green]{len(folds)} ids in {k} folds written to {out}[/green]")
+
+
+@data_app.command("kvasir-seg")
+def data_kvasir_seg(
+    dest: Path = typer.Option(..., help="folder to unpack into (images/, masks/, SOURCE.json)"),
+    url: Optional[str] = typer.Option(None, help="archive URL (default: the official Kvasir-SEG archive)"),
+    sha256: Optional[str] = typer.Option(None, help="expected sha256 of the archive"),
+    trust_unverified: bool = typer.Option(False, help="accept the download without a known sha256 (recorded)"),
+    overwrite: bool = typer.Option(False, help="replace a non-empty DEST"),
+) -> None:
+    """Download and unpack Kvasir-SEG (research and education only; cite Jha et al., MMM 2020)."""
+    from .data.kvasir import KVASIR_SEG_URL, TERMS, fetch_kvasir_seg
+
+    path = fetch_kvasir_seg(dest, url=url or KVASIR_SEG_URL, sha256=sha256, trust_unverified=trust_unverified,
+                            overwrite=overwrite)
+    source = json.loads((path / "SOURCE.json").read_text())
+    console.print(f"[green]{source['pairs']} pairs in {path}[/green]; archive sha256 {source['sha256']}\n{TERMS}")
 pack_app = typer.Typer(no_args_is_help=True, help="Share generators: create, verify and inspect generator packs.")
 app.add_typer(pack_app, name="pack")
 

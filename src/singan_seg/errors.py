@@ -17,7 +17,8 @@ class InputError(SinganSegError, ValueError):
     """A user-supplied file or value is unusable. The message names the file and the problem."""
 
     def __init__(self, problem: str, path: str | Path | None = None):
-        self.path = None if path is None else Path(path)
+        # URLs stay strings: Path() would fold "https://" into "https:/"
+        self.path = None if path is None else path if "://" in str(path) else Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 

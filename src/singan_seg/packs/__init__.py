@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .card import card_summary
 from .export import create_pack
-from .fetch import OpenPack, cache_root, open_pack
+from ..download import cache_root
+from .fetch import OpenPack, open_pack
 from .index import verify_pack
 from .load import generate_from_pack, load_pack_model
 
