@@ -168,3 +168,28 @@ def test_ray_backend_matches_local(tmp_path, dataset):
     finally:
         ray.shutdown()
     assert (tmp_path / "local" / "manifest.csv").read_bytes() == (tmp_path / "ray" / "manifest.csv").read_bytes()
+
+
+def test_disk_full_while_writing_leaves_nothing_counted_as_done(tmp_path, dataset, monkeypatch):
+    import errno
+
+    sample_module = importlib.import_module("singan_seg.sample")
+    real_write = sample_module.write_pair_files
+    calls = {"n": 0}
+
+    def full_disk(directory, stem, *args, **kw):
+        calls["n"] += 1
+        if stem.startswith("p1_") and calls["n"] % 2 == 0:  # the second file of pair p1 hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(directory, stem, *args, **kw)
+
+    monkeypatch.setattr(sample_module, "write_pair_files", full_disk)
+    result = build(dataset, tmp_path / "syn", limit=2)
+    assert set(result.failed) == {"p1"} and "No space left on device" in result.failed["p1"]
+    p1 = tmp_path / "syn" / "pairs" / "p1"
+    assert not (p1 / "DONE.json").exists() and not (p1 / "samples").exists()  # no half-written samples dir
+    assert not [p for p in p1.iterdir() if p.name.startswith(".samples")]  # its staging folder is gone too
+    monkeypatch.setattr(sample_module, "write_pair_files", real_write)
+    again = build(dataset, tmp_path / "syn", limit=2)
+    assert again.done == ["p1"] and again.skipped == ["p0"] and again.ok
+    assert {r["source_id"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"p0", "p1"}
