@@ -193,3 +193,15 @@ def test_disk_full_while_writing_leaves_nothing_counted_as_done(tmp_path, datase
     again = build(dataset, tmp_path / "syn", limit=2)
     assert again.done == ["p1"] and again.skipped == ["p0"] and again.ok
     assert {r["source_id"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"p0", "p1"}
+
+
+def test_style_step_keeps_masks(tmp_path, dataset):
+    styled = DatasetSettings(preset="tiny", per_image=2, seed=1, style="fast")
+    assert build(dataset, tmp_path / "syn", limit=1, settings=styled).ok
+    pair = tmp_path / "syn" / "pairs" / "p0"
+    rows = ss.data.read_manifest(pair / "samples", verify=True)
+    assert {r["style_method"] for r in rows} == {"fast"}
+    for row in rows:  # RGB restyled, mask byte-identical to the unstyled sample's
+        assert (pair / "samples" / row["mask"]).read_bytes() == (pair / "samples_raw" / row["mask"]).read_bytes()
+        assert (pair / "samples" / row["image"]).read_bytes() != (pair / "samples_raw" / row["image"]).read_bytes()
+    assert {r["style_method"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"fast"}

@@ -41,12 +41,8 @@ def is_done(job: PairJob) -> bool:
 
 
 def _style(settings: DatasetSettings, raw: Path, image: str, out: Path, device: str) -> None:
-    try:
-        from ..style import style_samples_dir
-    except ImportError:  # the style extra is not installed
-        from ..errors import InputError
+    from ..style import style_samples_dir
 
-        raise InputError("style transfer needs the style extra: pip install 'singan-seg[style]'") from None
     if settings.style == "fast":
         style_samples_dir(raw, image, out, method="fast", device=device, seed=settings.seed, overwrite=True,
                           progress=False)
