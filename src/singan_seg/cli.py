@@ -127,6 +127,7 @@ def build_dataset(
     start_scale: int = typer.Option(0, help="start scale for sampling"),
     seed: int = typer.Option(0, help="random seed"),
     workers: int = typer.Option(1, help="local worker processes"),
+    threads: Optional[int] = typer.Option(None, help="torch threads per job (default: cores // workers; ray: 2)"),
     backend: str = typer.Option("local", help="local or ray"),
     ray_address: Optional[str] = typer.Option(None, help="address of a running Ray cluster"),
     limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),
@@ -143,7 +144,7 @@ def build_dataset(
                                start_scale=start_scale, seed=seed, style=style, style_steps=style_steps)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
-                   device=str(resolve_device(device)))
+                   device=str(resolve_device(device)), threads=threads)
     if result.estimate is not None:
         e = result.estimate
         console.print(f"plan: {e['pairs']} pairs x {per_image} samples, preset {preset}, {workers} worker(s)\n"

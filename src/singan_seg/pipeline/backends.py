@@ -19,9 +19,17 @@ from .settings import DatasetSettings
 OnResult = Callable[[dict[str, Any]], None]
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (respects taskset / cgroup affinity, unlike os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """Torch threads per worker so that workers x threads <= cores (oversubscribed OpenMP threads spin)."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cores()
     return max(1, cores // max(1, workers))
 
 
