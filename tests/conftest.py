@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import singan_seg as ss
+from singan_seg.pipeline.backends import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
@@ -21,7 +22,9 @@ SMALL = ss.TrainConfig(max_size=48, min_size=14, scale_factor=0.7, base_channels
 
 @pytest.fixture(autouse=True)
 def _fixed_threads():
-    torch.set_num_threads(2)
+    # A fixed count keeps float reductions (and so bit-identity checks) stable; never more threads than cores
+    # we may use, since oversubscribed OpenMP threads spin (`taskset -c 0 pytest` runs with one).
+    torch.set_num_threads(min(2, usable_cores()))
 
 
 @pytest.fixture(scope="session")
