@@ -1,0 +1,435 @@
+"""Training many SinGAN-Seg models at once in one process: K pairs' networks fused along the channels.
+
+One SinGAN scale (a few 32-filter 3x3 convs on a <= 250 px image) is far too small to fill a GPU, so the
+per-launch overhead dominates. `train_many()` trains K pairs together: their networks at a scale become one
+network whose convs have groups=K over K x the channels (see `model/networks.py`, `models=K`), fed a
+(1, 4K, H, W) tensor that stacks the K pairs' RGB + mask channels.
+
+Why grouped convolutions (and not torch.func.vmap over stacked modules): they are exact by construction and
+need nothing new. Group k's weights only ever see channels [4k, 4k+4); instance/batch norm with a batch of
+one is per channel, so it stays per model; every loss is computed per model (reshape to (K, ...)) and the
+total is their sum, so each model's parameters get exactly its own gradient; Adam and the LR schedule act
+element by element, so the fused update is the K separate updates. The WGAN-GP penalty needs a double
+backward (autograd.grad with create_graph), which torch.func.vmap does not support through autograd.grad.
+
+Same results as `train()` one by one: all K models share the config and so the seed, and `train()` gives
+every pair the same random stream per (seed, scale): weight init, noise maps and gradient-penalty mixing.
+The stream is therefore drawn once, in the order `train_scale()` draws it, and tiled K times (per-model
+noise amplitudes scale it per channel). Results equal sequential training up to float rounding (grouped
+and plain convs sum in different orders); tests/test_train_many.py measures the gap.
+
+Buckets: only pairs with the same pyramid (the same shapes at every scale) can be fused. Pairs are grouped
+by their exact pyramid shapes (no resizing) and by how many scales their checkpoints already hold, then cut
+into groups of at most `batch_models`. Each group is trained scale by scale; after every scale each model
+is split out and checkpointed into its own model dir with `save_model` (the same format `train()` writes,
+loadable by `singan_seg.load`), so an interrupted run resumes; models at different scales simply land in
+different groups.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DEFAULT_PRESET, TrainConfig, get_preset
+from .data.pairs import Pair
+from .device import machine_info, resolve_device
+from .errors import InputError
+from .model.checkpoint import load_model, read_model_meta, save_model
+from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, init_weights
+from .model.pyramid import compute_pyramid
+from .model.singan import SinGANSeg, randn, seeded_generator, upsample
+from .progress import TrainProgress
+from .train import ScaleStats, _autocast, _check_out_dir, _check_resumable, as_pair, build_reals
+
+log = logging.getLogger("singan_seg")
+
+Shapes = tuple[tuple[int, int], ...]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fusing K networks into one and splitting them again
+# ----------------------------------------------------------------------------------------------------------
+
+def _network(kind: type[nn.Module], cfg: TrainConfig, n: int, models: int = 1) -> nn.Module:
+    return kind(cfg.channels_at(n), cfg.num_layers, cfg.kernel_size, cfg.norm, models=models)
+
+
+def fuse(nets: Sequence[nn.Module], fused: nn.Module) -> nn.Module:
+    """Load K networks into `fused` (built with models=K): every tensor stacked on dim 0, scalars shared."""
+    states = [net.state_dict() for net in nets]
+    fused.load_state_dict({key: torch.cat([s[key] for s in states]) if value.ndim else value
+                           for key, value in states[0].items()})
+    return fused
+
+
+def split(fused: nn.Module, singles: Sequence[nn.Module]) -> list[nn.Module]:
+    """The inverse of `fuse`: load model k's slice of every tensor into singles[k]."""
+    k_models = len(singles)
+    for k, single in enumerate(singles):
+        single.load_state_dict({key: value.chunk(k_models)[k].clone() if value.ndim else value.clone()
+                                for key, value in fused.state_dict().items()})
+    return list(singles)
+
+
+def per_model_mean(x: torch.Tensor, k_models: int) -> torch.Tensor:
+    """(1, K*C, H, W) -> (K,): the mean over each model's channels and pixels, in float32."""
+    return x.float().reshape(k_models, -1).mean(1)
+
+
+def channel_amps(amps: Sequence[float], device: torch.device) -> torch.Tensor:
+    """Per-model noise amplitudes as a (1, 4K, 1, 1) multiplier (float32, as `float * tensor` rounds them)."""
+    return torch.tensor(list(amps), dtype=torch.float32, device=device).repeat_interleave(CHANNELS).view(1, -1, 1, 1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# K models trained together: the fused state and one scale of training
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class FusedModels:
+    """K partly trained models of the same pyramid, held fused: what `SinGANSeg` is for one."""
+
+    config: TrainConfig
+    shapes: list[tuple[int, int]]
+    k: int
+    generators: nn.ModuleList = field(default_factory=nn.ModuleList)  # fused, one per trained scale
+    noise_amps: list[list[float]] = field(default_factory=list)  # per scale: K amplitudes
+    rec_noise: torch.Tensor | None = None  # (1, 4K, H0, W0)
+
+    @property
+    def trained_scales(self) -> int:
+        return len(self.generators)
+
+    @classmethod
+    def from_models(cls, models: Sequence[SinGANSeg]) -> FusedModels:
+        first = models[0]
+        fused = cls(config=first.config, shapes=list(first.shapes), k=len(models),
+                    rec_noise=torch.cat([m.rec_noise for m in models], dim=1))
+        for n in range(first.trained_scales):
+            gen = fuse([m.generators[n] for m in models], _network(ScaleGenerator, first.config, n, len(models)))
+            fused.generators.append(gen.to(fused.rec_noise.device).eval().requires_grad_(False))
+            fused.noise_amps.append([m.noise_amps[n] for m in models])
+        return fused
+
+    def models(self) -> list[SinGANSeg]:
+        """The K models apart, each as `train()` would have returned it."""
+        models = [SinGANSeg(config=self.config, shapes=list(self.shapes), rec_noise=noise.clone())
+                  for noise in self.rec_noise.split(CHANNELS, dim=1)]
+        for n, fused in enumerate(self.generators):
+            singles = split(fused, [_network(ScaleGenerator, self.config, n) for _ in range(self.k)])
+            for model, single, amp in zip(models, singles, self.noise_amps[n]):
+                model.add_scale(single.to(self.rec_noise.device).eval().requires_grad_(False), amp)
+        return models
+
+    def amps(self, n: int) -> torch.Tensor:
+        return channel_amps(self.noise_amps[n], self.rec_noise.device)
+
+    def zeros(self, n: int) -> torch.Tensor:
+        return torch.zeros(1, CHANNELS * self.k, *self.shapes[n], device=self.rec_noise.device)
+
+    @torch.no_grad()
+    def reconstruct(self, upto: int) -> torch.Tensor:
+        """`SinGANSeg.reconstruct` for all K at once: (1, 4K, H, W) at scale upto-1 (zeros at scale 0 if upto=0)."""
+        x = self.zeros(0)
+        for n in range(upto):
+            x = upsample(x, self.shapes[n])
+            noise = self.amps(n) * self.rec_noise if n == 0 else self.zeros(n)
+            x = self.generators[n](noise, x)
+        return x
+
+
+def _tile(z: torch.Tensor, k: int) -> torch.Tensor:
+    """One model's (1, 4, H, W) draw repeated for K models: (1, 4K, H, W)."""
+    return z.repeat(1, k, 1, 1)
+
+
+def gradient_penalty_many(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float,
+                          generator: torch.Generator, k: int) -> torch.Tensor:
+    """`train.gradient_penalty` per model: (K,). The per-pixel norm is over each model's own 4 channels."""
+    alpha = torch.rand(1, 1, 1, 1, generator=generator).to(real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grads,) = torch.autograd.grad(scores, mixed, torch.ones_like(scores), create_graph=True)
+    norms = grads.float().reshape(k, CHANNELS, *grads.shape[-2:]).norm(2, dim=1)  # (K, H, W)
+    return weight * ((norms - 1) ** 2).reshape(k, -1).mean(1)
+
+
+def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: torch.device,
+                     prev_critic: ScaleDiscriminator | None, progress: TrainProgress
+                     ) -> tuple[ScaleDiscriminator, list[ScaleStats]]:
+    """`train.train_scale` for K models at once; `real` is (1, 4K, H_n, W_n). Draws what train_scale draws."""
+    started = time.perf_counter()
+    cfg, k, shapes = fused.config, fused.k, fused.shapes
+    rng = seeded_generator(cfg.seed, n)
+    # New networks: one init drawn as train_scale draws it (generator, then critic), tiled for K models.
+    gen1, critic1 = _network(ScaleGenerator, cfg, n), _network(ScaleDiscriminator, cfg, n)
+    init_weights(gen1, rng)
+    init_weights(critic1, rng)
+    gen = fuse([gen1] * k, _network(ScaleGenerator, cfg, n, k))
+    critic = fuse([critic1] * k, _network(ScaleDiscriminator, cfg, n, k))
+    if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == cfg.channels_at(n):
+        gen.load_state_dict(fused.generators[n - 1].state_dict())
+        if prev_critic is not None:
+            critic.load_state_dict(prev_critic.state_dict())
+    gen.to(device).train()
+    critic.to(device).train()
+
+    first = max(0, n - cfg.concurrent_scales + 1)
+    chain = [fused.generators[m] for m in range(first, n)] + [gen]
+    for earlier in chain[:-1]:
+        earlier.train().requires_grad_(True)
+
+    with torch.no_grad():
+        if n == 0:
+            noise_amp = [1.0] * k
+        else:
+            err = upsample(fused.reconstruct(upto=n), shapes[n]) - real
+            noise_amp = [cfg.noise_amp_init * float(r) for r in torch.sqrt(per_model_mean(err ** 2, k))]
+        rec_base = fused.reconstruct(upto=first)
+    amp_lists = fused.noise_amps[first:n] + [noise_amp]
+    amps = [channel_amps(a, device) for a in amp_lists]  # per scale in [first, n]: (1, 4K, 1, 1)
+    rec_noise = [amps[0] * fused.rec_noise if first == 0 else fused.zeros(first)]
+    rec_noise += [fused.zeros(m) for m in range(first + 1, n + 1)]
+
+    def run_chain(start: torch.Tensor, noises: list[torch.Tensor]) -> torch.Tensor:
+        x = start
+        for m, (g, z) in enumerate(zip(chain, noises), start=first):
+            x = g(z, upsample(x, shapes[m]))
+        return x
+
+    lr_factors = [cfg.concurrent_lr_scale ** (n - m) for m in range(first, n + 1)]
+    opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
+                             betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    iters = cfg.iters_at(n, len(shapes))
+    milestones = [cfg.lr_decay_iter(iters)]
+    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
+    autocast = partial(_autocast, device, cfg.bf16)
+
+    d_loss = g_adv = rec_loss = torch.zeros(k)
+    for it in range(iters):
+        with torch.no_grad():
+            base_noises = [fused.amps(m) * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
+                           for m in range(first)]
+            rand_base = fused.zeros(0)
+            for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales, which scales by the amplitude again
+                rand_base = fused.generators[m](fused.amps(m) * z, upsample(rand_base, shapes[m]))
+        noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for a, m in zip(amps, range(first, n + 1))]
+
+        # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart
+        with torch.no_grad(), autocast():
+            fake = run_chain(rand_base, noises).float()
+        for _ in range(cfg.d_steps):
+            opt_d.zero_grad(set_to_none=True)
+            with autocast():
+                d_loss = (-per_model_mean(critic(real), k) + per_model_mean(critic(fake), k)
+                          + gradient_penalty_many(critic, real, fake, cfg.gp_weight, rng, k))
+            d_loss.sum().backward()
+            opt_d.step()
+
+        # (2) generators: fool their critic and reconstruct their real pair from the fixed noise
+        for _ in range(cfg.g_steps):
+            opt_g.zero_grad(set_to_none=True)
+            with autocast():
+                g_adv = -per_model_mean(critic(run_chain(rand_base, noises)), k)
+                rec_loss = per_model_mean((run_chain(rec_base, rec_noise).float() - real) ** 2, k)
+            (g_adv + cfg.rec_weight * rec_loss).sum().backward()
+            opt_g.step()
+
+        sched_g.step()
+        sched_d.step()
+        progress.advance(n, it + 1, iters, d_loss=d_loss.detach().mean(), g_adv=g_adv.detach().mean(),
+                         rec=rec_loss.detach().mean())
+
+    for earlier in chain[:-1]:
+        earlier.eval().requires_grad_(False)
+    fused.generators.append(gen.eval().requires_grad_(False))
+    fused.noise_amps.append(noise_amp)
+    critic.eval().requires_grad_(False)
+    seconds = time.perf_counter() - started
+    stats = [ScaleStats(scale=n, shape=tuple(shapes[n]), width=cfg.channels_at(n), noise_amp=noise_amp[i],
+                        seconds=seconds, d_loss=float(d_loss[i].detach()), g_adv=float(g_adv[i].detach()),
+                        rec=float(rec_loss[i].detach()))
+             for i in range(k)]
+    return critic, stats
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planning: inputs, output dirs, buckets and groups
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Item:
+    """One input pair: its pyramid and, when resuming, how far its checkpoint got. Files are read again when
+    its group trains, so a run over 1000 pairs holds only the current group's pairs and models in memory."""
+
+    index: int
+    source: Any  # a Pair, or (image, mask)
+    shapes: Shapes
+    scale_factor: float
+    out: Path | None
+    start_scale: int = 0  # scales already in the checkpoint
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def pair(self) -> Pair:
+        return _as_pair(self.source)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Models trained together: the same pyramid, starting at the same scale."""
+
+    indices: tuple[int, ...]
+    shapes: Shapes
+    start_scale: int
+
+
+@dataclass
+class ManyResult:
+    """What `train_many` did. `models` holds the trained models when kept (see `keep_models`)."""
+
+    buckets: dict[Shapes, list[int]]  # pyramid shapes -> indices of the inputs with that pyramid
+    groups: list[Group]  # what was trained together, in order (complete models are in no group)
+    seconds: float
+    models: list[SinGANSeg | None] = field(default_factory=list)
+
+    def bucket_sizes(self) -> dict[str, int]:
+        """{"WxH (N scales)": count} of the finest sizes, for reports."""
+        return {f"{s[-1][1]}x{s[-1][0]} ({len(s)} scales)": len(ix) for s, ix in self.buckets.items()}
+
+
+def _as_pair(item: Any) -> Pair:
+    if isinstance(item, Pair):
+        return item
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return as_pair(*item)
+    raise InputError(f"expected a Pair or an (image, mask) tuple, got {type(item).__name__}")
+
+
+def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume: bool, overwrite: bool) -> _Item:
+    pair = _as_pair(source)
+    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    item = _Item(index=index, source=pair if isinstance(source, Pair) else source, shapes=pyramid.shapes,
+                 scale_factor=pyramid.scale_factor, out=out)
+    if out is not None and _check_out_dir(out, resume, overwrite):
+        meta = read_model_meta(out)
+        _check_resumable(meta, cfg, pair, out)
+        item.start_scale = int(meta["trained_scales"])
+        item.history = meta.get("training", {}).get("scales", [])
+    return item
+
+
+def plan_groups(items: Sequence[_Item], batch_models: int) -> list[Group]:
+    """Unfinished items bucketed by (pyramid shapes, start scale) in input order, cut into groups of <= K."""
+    buckets: dict[tuple[Shapes, int], list[int]] = {}
+    for item in items:
+        if item.start_scale < len(item.shapes):
+            buckets.setdefault((item.shapes, item.start_scale), []).append(item.index)
+    return [Group(tuple(ix[i:i + batch_models]), shapes, start)
+            for (shapes, start), ix in buckets.items() for i in range(0, len(ix), batch_models)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The whole run
+# ----------------------------------------------------------------------------------------------------------
+
+def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: torch.device, progress: bool,
+                 stop_after_scale: int | None) -> list[SinGANSeg]:
+    """Train one group scale by scale, checkpointing every member after every scale; return its models."""
+    members = [items[i] for i in group.indices]
+    k, shapes = len(members), list(group.shapes)
+    if group.start_scale == 0:
+        fused = FusedModels(config=cfg, shapes=shapes, k=k)
+        # Every model's fixed reconstruction noise is the same draw from (seed, 10**6), as in train().
+        fused.rec_noise = _tile(randn((1, CHANNELS, *shapes[0]), seeded_generator(cfg.seed, 10**6), device), k)
+        critic = None
+    else:
+        resumed = [load_model(m.out, device, require_complete=False, with_discriminator=True) for m in members]
+        fused = FusedModels.from_models([model for model, _, _ in resumed])
+        critic = fuse([c for _, _, c in resumed], _network(ScaleDiscriminator, cfg, group.start_scale - 1, k))
+        critic = critic.to(device)
+    pairs = [m.pair() for m in members]
+    reals = [torch.cat(per_scale, dim=1) for per_scale in zip(*(build_reals(p, shapes, device) for p in pairs))]
+    last = len(shapes) - 1 if stop_after_scale is None else min(stop_after_scale, len(shapes) - 1)
+    machine = machine_info(device)
+    log.info("training %d models together: %dx%d px, %d scales, from scale %d", k, shapes[-1][1], shapes[-1][0],
+             len(shapes), group.start_scale)
+    with TrainProgress(shapes, cfg, start_scale=group.start_scale, enabled=progress) as bar:
+        for n in range(group.start_scale, last + 1):
+            critic, stats = train_scale_many(n, fused, reals[n], device, critic, bar)
+            if all(m.out is None for m in members):
+                continue
+            models = fused.models()
+            critics = split(critic, [_network(ScaleDiscriminator, cfg, n) for _ in range(k)])
+            for member, pair, model, member_critic, stat in zip(members, pairs, models, critics, stats):
+                member.history.append(stat.__dict__ | {"shape": list(stat.shape), "batch_models": k})
+                if member.out is not None:
+                    training = {"scales": member.history, "machine": machine,
+                                "seconds": round(sum(h["seconds"] for h in member.history), 3)}
+                    extra = {"inputs": pair.describe_inputs(), "pyramid_scale_factor": member.scale_factor,
+                             "training": training}
+                    save_model(member.out, model, discriminator=member_critic, extra=extra)
+    return fused.models()
+
+
+def train_many(pairs: Sequence[Any], out_dirs: Sequence[str | Path] | None = None, config: TrainConfig | None = None,
+               preset: str = DEFAULT_PRESET, batch_models: int = 8, device: str | torch.device = "auto",
+               resume: bool = False, overwrite: bool = False, progress: bool = True,
+               keep_models: bool | None = None, stop_after_scale: int | None = None) -> ManyResult:
+    """Train one SinGAN-Seg model per pair, `batch_models` pairs at a time in one fused network.
+
+    Args:
+        pairs: `Pair`s or (image, mask) tuples of paths or arrays.
+        out_dirs: one model directory per pair (checkpointed after every scale); None keeps models in memory.
+        config: the `TrainConfig` for every pair; default: the named `preset`.
+        batch_models: K, the most models trained together (pairs with the same pyramid only).
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+        resume: continue checkpoints in `out_dirs` (complete ones are skipped); overwrite: replace them.
+        keep_models: return the trained models in `result.models` (default: only when out_dirs is None).
+        stop_after_scale: stop (checkpointed) after this scale; used to test resuming.
+
+    Returns:
+        A `ManyResult`: the buckets by pyramid, the groups trained together, seconds, and the models if kept.
+
+    Example:
+        >>> result = train_many([("a.jpg", "a_mask.jpg"), ("b.jpg", "b_mask.jpg")], ["models/a", "models/b"],
+        ...                     preset="fast", batch_models=8, device="cuda")
+    """
+    cfg = config if config is not None else get_preset(preset)
+    if not isinstance(batch_models, int) or batch_models < 1:
+        raise InputError(f"batch_models should be a positive integer, got {batch_models!r}")
+    outs = [Path(p) for p in out_dirs] if out_dirs is not None else [None] * len(pairs)
+    if len(outs) != len(pairs):
+        raise InputError(f"got {len(pairs)} pairs but {len(outs)} output directories")
+    if len({str(p.resolve()) for p in outs if p is not None}) < sum(p is not None for p in outs):
+        raise InputError("two pairs were given the same output directory")
+    dev = resolve_device(device)
+    started = time.perf_counter()
+    items = [_prepare(i, source, out, cfg, resume, overwrite) for i, (source, out) in enumerate(zip(pairs, outs))]
+    buckets: dict[Shapes, list[int]] = {}
+    for item in items:
+        buckets.setdefault(item.shapes, []).append(item.index)
+    keep = keep_models if keep_models is not None else out_dirs is None
+    models: list[SinGANSeg | None] = [None] * len(items)
+    groups = plan_groups(items, batch_models)
+    for g, group in enumerate(groups, start=1):
+        log.info("group %d of %d", g, len(groups))
+        trained = _train_group(group, items, cfg, dev, progress, stop_after_scale)
+        if keep:
+            for index, model in zip(group.indices, trained):
+                models[index] = model
+    if keep:  # models that were complete before this run
+        models = [m if m is not None else load_model(it.out, dev)[0] for m, it in zip(models, items)]
+    return ManyResult(buckets=buckets, groups=groups, seconds=time.perf_counter() - started,
+                      models=models if keep else [])
