@@ -58,6 +58,11 @@ def train(
                   f"{model.shapes[-1][1]}x{model.shapes[-1][0]} px)")
 
 
+from .cli_train_many import train_many_command  # noqa: E402
+
+app.command("train-many")(train_many_command)
+
+
 @app.command()
 def generate(
     model_dir: Optional[Path] = typer.Argument(None, help="a model directory written by `train` (or use --pack)"),
@@ -134,6 +139,7 @@ def build_dataset(
     dry_run: bool = typer.Option(False, help="validate, print the plan and a cost estimate measured here"),
     overwrite: bool = typer.Option(False, help="rebuild a dataset made with other settings"),
     device: str = typer.Option("cpu", help="auto, cpu or cuda"),
+    batch_models: int = typer.Option(1, help="train K generators at once (train-many; for GPUs), then sample"),
 ) -> None:
     """Train a generator per real pair, generate and style samples, keep folds; resumable."""
     from .device import resolve_device
@@ -144,7 +150,7 @@ def build_dataset(
                                start_scale=start_scale, seed=seed, style=style, style_steps=style_steps)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
-                   device=str(resolve_device(device)), threads=threads)
+                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models)
     if result.estimate is not None:
         e = result.estimate
         console.print(f"plan: {e['pairs']} pairs x {per_image} samples, preset {preset}, {workers} worker(s)\n"

@@ -9,12 +9,17 @@
 
 Re-running the same command after an interruption or a crash skips finished pairs, resumes half-trained
 generators from their last scale, and writes the same manifest an uninterrupted run would have.
+
+With `batch_models` K > 1 (for GPUs) the generators of unfinished pairs are first trained K at a time in this
+process by `train_many` (same model dirs, same checkpoints); the jobs then find them complete and only sample
+and style. If batched training fails, the jobs train their pairs one by one as usual and record any failure.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,8 +35,10 @@ from ..errors import InputError, OutputExistsError
 from ..files import staging_dir, write_json_atomic
 from ..model.pyramid import compute_pyramid
 from .backends import run_local, run_ray
-from .job import PairJob
+from .job import PairJob, is_done
 from .settings import DatasetSettings
+
+log = logging.getLogger("singan_seg")
 
 DATASET_FORMAT = 1
 BACKENDS = ("local", "ray")
@@ -98,7 +105,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                   folds: str | Path | None = None, settings: DatasetSettings | None = None, workers: int = 1,
                   backend: str = "local", ray_address: str | None = None, limit: int | None = None,
                   dry_run: bool = False, overwrite: bool = False, device: str = "cpu", threads: int | None = None,
-                  progress: bool = True) -> BuildResult:
+                  progress: bool = True, batch_models: int = 1) -> BuildResult:
     """Train a generator per pair, sample and (optionally) style-transfer, resumably.
 
     Args:
@@ -110,12 +117,17 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         backend: "local" or "ray" (one task per pair; OUT must be on a file system every node shares).
         limit: only the first M pairs (by id), for trial runs.
         dry_run: validate and print the plan with a cost estimate measured here; train nothing.
+        batch_models: K > 1 trains the generators K at a time in this process first (train_many; local backend).
     """
     settings = settings or DatasetSettings()
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
     if limit is not None and limit < 1:
         raise InputError(f"limit should be at least 1, got {limit}")
+    if batch_models < 1:
+        raise InputError(f"batch_models should be at least 1, got {batch_models}")
+    if batch_models > 1 and backend != "local":
+        raise InputError(f"batch_models works with the local backend only (got backend {backend!r})")
     out = Path(out_dir)
     pairs = find_pairs(images_dir, masks_dir)
     fold_of = read_folds(folds, [p.id for p in pairs]) if folds else {}
@@ -134,6 +146,8 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                                              "settings": settings.to_dict(),
                                              "pairs": {j.id: j.fold for j in jobs}})
     started = time.perf_counter()
+    if batch_models > 1:
+        train_batched(jobs, settings, device, batch_models, threads, progress)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeRemainingColumn(), disable=not progress) as bar:
         task = bar.add_task("pairs", total=len(jobs), status="")
@@ -158,6 +172,29 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
     else:
         failures.unlink(missing_ok=True)
     return result
+
+
+def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, batch_models: int,
+                  threads: int | None = None, progress: bool = True) -> None:
+    """Train the generators of unfinished jobs K at a time into their model dirs (resuming checkpoints)."""
+    import torch
+
+    from ..train_many import train_many
+
+    todo = [job for job in jobs if not is_done(job)]
+    if not todo:
+        return
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        result = train_many([(job.image, job.mask) for job in todo], [Path(job.out_dir) / "model" for job in todo],
+                            config=settings.train_config(), batch_models=batch_models, device=device, resume=True,
+                            progress=progress)
+        log.info("trained %d generators in %d groups; pairs per pyramid: %s", len(todo), len(result.groups),
+                 result.bucket_sizes())
+    except Exception as exc:  # the jobs then train one by one and record per-pair failures
+        log.warning("batched training stopped (%s: %s); training the remaining pairs one by one",
+                    exc.__class__.__name__, exc)
 
 
 def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: int, device: str) -> dict[str, Any]:
