@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .config import DEFAULT_PRESET, TrainConfig, get_preset
@@ -217,15 +216,17 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
     autocast = partial(_autocast, device, cfg.bf16)
 
+    base_amps = [fused.amps(m) for m in range(first)]  # the fixed scales below `first` (concurrent_scales > 1)
     d_loss = g_adv = rec_loss = torch.zeros(k)
     for it in range(iters):
         with torch.no_grad():
-            base_noises = [fused.amps(m) * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
-                           for m in range(first)]
+            base_noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
+                           for m, a in enumerate(base_amps)]
             rand_base = fused.zeros(0)
             for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales, which scales by the amplitude again
-                rand_base = fused.generators[m](fused.amps(m) * z, upsample(rand_base, shapes[m]))
-        noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for a, m in zip(amps, range(first, n + 1))]
+                rand_base = fused.generators[m](base_amps[m] * z, upsample(rand_base, shapes[m]))
+        noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
+                  for a, m in zip(amps, range(first, n + 1))]
 
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart
         with torch.no_grad(), autocast():
