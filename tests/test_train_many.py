@@ -20,8 +20,11 @@ from singan_seg.train_many import train_many
 # ~1e-3 after 30). With batch norm the generators' eval-mode running means also carry the conv biases in front
 # of the norm, whose gradient is zero plus rounding noise that Adam turns into +-lr steps: sequential runs differ
 # the same way between thread counts, so exact comparisons use instance norm.
-CFG = ss.get_preset("tiny", norm="instance", iters_per_scale=6)
-ATOL = 1e-5
+# A 10x lower learning rate damps that amplification (K=3: weights 6e-6 apart after 6 iterations per scale, vs
+# 1e-3 at the preset's rate) while a real difference stays visible: feeding the fixed scales' noise at the wrong
+# amplitude in one of the two trainers moved the weights by 4e-4 and reconstructions by 7e-3 in this setting.
+CFG = ss.get_preset("tiny", norm="instance", iters_per_scale=6, lr_g=5e-5, lr_d=5e-5)
+ATOL = 2e-5
 
 
 def phantoms(count, height=64, width=80):
@@ -77,7 +80,8 @@ def test_pairs_of_different_sizes_are_bucketed(tmp_path):
     assert sorted(result.bucket_sizes().values()) == [1, 3]
     for pair, model in zip(pairs, result.models):
         assert model.is_complete
-        assert_same_model(ss.train(pair, config=cfg, device="cpu", progress=False), model)
+        # each pair got its own model back (a mix-up between pairs differs by O(0.1)); exactness is tested above
+        assert_same_model(ss.train(pair, config=cfg, device="cpu", progress=False), model, atol=1e-3)
 
 
 def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):

@@ -166,7 +166,8 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     for it in range(iters):
         # Fresh random input for this iteration: noise at every trained scale below, and at [first, n].
         with torch.no_grad():
-            base_noises = [model.noise_amps[m] * randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
+            # unit noise: run_scales multiplies by each scale's amplitude
+            base_noises = [randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
             rand_base = model.run_scales(base_noises, first, shapes) if first > 0 else \
                 torch.zeros(1, CHANNELS, *shapes[0], device=device)
         noises = [a * randn((1, CHANNELS, *shapes[m]), rng, device) for a, m in zip(amps, range(first, n + 1))]

@@ -220,10 +220,9 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     d_loss = g_adv = rec_loss = torch.zeros(k)
     for it in range(iters):
         with torch.no_grad():
-            base_noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
-                           for m, a in enumerate(base_amps)]
+            base_noises = [_tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for m in range(first)]
             rand_base = fused.zeros(0)
-            for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales, which scales by the amplitude again
+            for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
                 rand_base = fused.generators[m](base_amps[m] * z, upsample(rand_base, shapes[m]))
         noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
                   for a, m in zip(amps, range(first, n + 1))]
