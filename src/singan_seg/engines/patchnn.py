@@ -91,7 +91,8 @@ def level_shapes(height: int, width: int, config: PatchNNConfig) -> list[tuple[i
                          f"than one {config.patch_size}x{config.patch_size} patch")
     steps = max(0, math.ceil(math.log(min(fh, fw) / config.coarsest) / math.log(config.ratio)))
     p = config.patch_size
-    return [(max(p, round(fh / config.ratio ** k)), max(p, round(fw / config.ratio ** k))) for k in range(steps, -1, -1)]
+    return [(max(p, round(fh / config.ratio ** k)), max(p, round(fw / config.ratio ** k)))
+            for k in range(steps, -1, -1)]
 
 
 def _resize(x: torch.Tensor, shape: tuple[int, int], antialias: bool = False) -> torch.Tensor:
