@@ -117,7 +117,7 @@ class Memorisation:
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255  # (1, C, H, W)
+    return torch.tensor(image).permute(2, 0, 1)[None].float() / 255  # (1, C, H, W)
 
 
 def nearest_real_patches(sample: np.ndarray, real: np.ndarray, patch: int = 7, stride: int = 3,
