@@ -10,7 +10,8 @@ is scored against that pair, resized to the samples' size (`singan_seg.evaluate`
   at one offset (mean and max over samples) - copying is the patch method's known weakness.
 SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for a smoke run, or
 `--presets fast --max-size 128`) or read from --models-root, a finished `build-dataset` output
-(pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json.
+(pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json;
+pairs without a finished model there are skipped (the table's `pairs` column says how many were scored).
 The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json
 (measured ms/iteration x its iteration counts; a full paper run is ~12 h per image here) when the sizes match.
 
@@ -69,11 +70,12 @@ def first_ids(data: Path, n: int) -> list[str]:
         return sorted(row["id"] for row in csv.DictReader(handle))[:n]
 
 
-def find_model(root: Path, ident: str) -> Path:
+def find_model(root: Path, ident: str) -> Path | None:
+    """The finished model of `ident` under root, or None (not trained, or still training)."""
     for candidate in (root / "pairs" / ident / "model", root / ident / "model", root / ident):
         if (candidate / "config.json").is_file():
-            return candidate
-    raise SystemExit(f"{root}: no trained model for {ident} (looked for pairs/{ident}/model, {ident}/model, {ident})")
+            return candidate if json.loads((candidate / "config.json").read_text()).get("complete") else None
+    return None
 
 
 def real_at(pair: ss.Pair, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +145,7 @@ def paper_projection() -> tuple[float | None, int | None, str]:
 
 def print_table(summary: dict, paper: tuple[float | None, int | None, str], num: int) -> None:
     paper_seconds, paper_size, note = paper
-    print(f"{'method':<14}{'px':>8}{'train s':>9}{'s/sample':>9}{'s/image':>9}{'vs paper':>10}{'SIFID':>9}"
+    print(f"{'method':<14}{'pairs':>6}{'px':>8}{'train s':>9}{'s/sample':>9}{'s/image':>9}{'vs paper':>10}{'SIFID':>9}"
           f"{'divers':>7}{'L1':>6}{'comp (real)':>12}{'holes (r)':>10}{'speck':>6}{'copied':>7}{'largest':>12}")
     for name, s in summary.items():
         m = s["mask"]
@@ -153,7 +155,7 @@ def print_table(summary: dict, paper: tuple[float | None, int | None, str], num:
         comp = f"{m['components']:.1f} ({m['real_components']:.1f})"
         holes = f"{m['holes']:.1f} ({m['real_holes']:.1f})"
         largest = f"{s['largest_copy_mean']:.2f}/{s['largest_copy_max']:.2f}"
-        print(f"{name:<14}{size:>8}{s['train_seconds']:>9.1f}{s['seconds_per_sample']:>9.2f}"
+        print(f"{name:<14}{s['pairs']:>6}{size:>8}{s['train_seconds']:>9.1f}{s['seconds_per_sample']:>9.2f}"
               f"{s['seconds_per_image']:>9.1f}{ratio:>10}{s['sifid']:>9.3f}{s['diversity']:>7.2f}"
               f"{s['pairwise_l1']:>6.3f}{comp:>12}{holes:>10}{m['speckle_fraction']:>6.2f}"
               f"{s['copied_patches']:>7.2f}{largest:>12}")
@@ -188,13 +190,16 @@ def main(args: argparse.Namespace) -> int:
                 samples, train_s, per_sample = run_patchnn(pair, args, device)
             else:
                 target = find_model(how, ident) if isinstance(how, Path) else how
+                if target is None:
+                    print(f"pair {k + 1}/{len(ids)} {ident} {name}: no finished model under {how}, skipped")
+                    continue
                 samples, train_s, per_sample = run_singan(pair, target, args, device)
             row = {"id": ident, "train_seconds": train_s, "seconds_per_sample": per_sample,
                    **score(samples, pair, extractor, args.memo_stride)}
             per_pair[name].append(row)
             print(f"pair {k + 1}/{len(ids)} {ident} {name}: train {train_s:.1f} s, {per_sample:.2f} s/sample, "
                   f"SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
-    summary = {name: summarise(rows, args.num) for name, rows in per_pair.items()}
+    summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
     paper = paper_projection()
     print()
     print_table(summary, paper, args.num)
