@@ -100,9 +100,9 @@ def score(samples: ss.Samples, pair: ss.Pair, extractor, memo_stride: int) -> di
 
 def run_patchnn(pair, args, device):
     config = PatchNNConfig(max_size=args.patchnn_max_size)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     samples = generate_patchnn(pair, num=args.num, seed=args.seed, config=config, device=str(device))
-    return samples, 0.0, (time.perf_counter() - started) / args.num
+    return samples, 0.0, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
 
 
 def run_singan(pair, model_or_config, args, device):
@@ -114,9 +114,9 @@ def run_singan(pair, model_or_config, args, device):
         started = time.perf_counter()
         model = ss.train(pair, config=model_or_config, device=str(device), progress=False)
         train_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     samples = ss.sample(model, num=args.num, seed=args.seed)
-    return samples, train_seconds, (time.perf_counter() - started) / args.num
+    return samples, train_seconds, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
 
 
 def summarise(rows: list[dict], num: int) -> dict:
@@ -124,6 +124,7 @@ def summarise(rows: list[dict], num: int) -> dict:
     masks = {k: float(np.mean([r["mask"][k] for r in rows])) for k in rows[0]["mask"]}
     return {"pairs": len(rows), "size": rows[0]["size"], "train_seconds": mean("train_seconds"),
             "seconds_per_sample": mean("seconds_per_sample"),
+            "cpu_seconds_per_sample": mean("cpu_seconds_per_sample"),
             "seconds_per_image": mean("train_seconds") + num * mean("seconds_per_sample"),
             "sifid": mean("sifid"), "diversity": mean("diversity"), "pairwise_l1": mean("pairwise_l1"),
             "mask": masks, "copied_patches": mean("copied_patches"), "largest_copy_mean": mean("largest_copy_mean"),
@@ -145,7 +146,8 @@ def paper_projection() -> tuple[float | None, int | None, str]:
 
 def print_table(summary: dict, paper: tuple[float | None, int | None, str], num: int) -> None:
     paper_seconds, paper_size, note = paper
-    print(f"{'method':<14}{'pairs':>6}{'px':>8}{'train s':>9}{'s/sample':>9}{'s/image':>9}{'vs paper':>10}{'SIFID':>9}"
+    print(f"{'method':<14}{'pairs':>6}{'px':>8}{'train s':>9}{'s/sample':>9}{'cpu s':>7}{'s/image':>9}"
+          f"{'vs paper':>10}{'SIFID':>9}"
           f"{'divers':>7}{'L1':>6}{'comp (real)':>12}{'holes (r)':>10}{'speck':>6}{'copied':>7}{'largest':>12}")
     for name, s in summary.items():
         m = s["mask"]
@@ -156,10 +158,12 @@ def print_table(summary: dict, paper: tuple[float | None, int | None, str], num:
         holes = f"{m['holes']:.1f} ({m['real_holes']:.1f})"
         largest = f"{s['largest_copy_mean']:.2f}/{s['largest_copy_max']:.2f}"
         print(f"{name:<14}{s['pairs']:>6}{size:>8}{s['train_seconds']:>9.1f}{s['seconds_per_sample']:>9.2f}"
+              f"{s['cpu_seconds_per_sample']:>7.2f}"
               f"{s['seconds_per_image']:>9.1f}{ratio:>10}{s['sifid']:>9.3f}{s['diversity']:>7.2f}"
               f"{s['pairwise_l1']:>6.3f}{comp:>12}{holes:>10}{m['speckle_fraction']:>6.2f}"
               f"{s['copied_patches']:>7.2f}{largest:>12}")
-    print(f"vs paper: PROJECTED ({note}); only for methods at that size. s/image = train + {num} samples.\n"
+    print(f"vs paper: PROJECTED ({note}); only for methods at that size. s/image = train + {num} samples "
+          "(wall clock); cpu s: CPU seconds per sample of this process (less sensitive to a shared core).\n"
           "copied: share of sample patches with a near-identical real patch; largest: mean/max share of a sample "
           "copied verbatim at one offset;\ncomp/holes: connected components / holes per sample mask (the real "
           "mask's in brackets); speck: share of components < 16 px.")
@@ -187,14 +191,15 @@ def main(args: argparse.Namespace) -> int:
         pair = ss.load_pair(args.data / "images" / f"{ident}.jpg", args.data / "masks" / f"{ident}.jpg")
         for name, how in methods.items():
             if how == "patchnn":
-                samples, train_s, per_sample = run_patchnn(pair, args, device)
+                samples, train_s, per_sample, cpu_per_sample = run_patchnn(pair, args, device)
             else:
                 target = find_model(how, ident) if isinstance(how, Path) else how
                 if target is None:
                     print(f"pair {k + 1}/{len(ids)} {ident} {name}: no finished model under {how}, skipped")
                     continue
-                samples, train_s, per_sample = run_singan(pair, target, args, device)
+                samples, train_s, per_sample, cpu_per_sample = run_singan(pair, target, args, device)
             row = {"id": ident, "train_seconds": train_s, "seconds_per_sample": per_sample,
+                   "cpu_seconds_per_sample": cpu_per_sample,
                    **score(samples, pair, extractor, args.memo_stride)}
             per_pair[name].append(row)
             print(f"pair {k + 1}/{len(ids)} {ident} {name}: train {train_s:.1f} s, {per_sample:.2f} s/sample, "
