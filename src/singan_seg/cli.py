@@ -167,7 +167,8 @@ def build_dataset(
                    device=str(resolve_device(device)), threads=threads)
     if result.estimate is not None:
         e = result.estimate
-        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, preset {preset}, {workers} worker(s)\n"
+        how = "method patchnn (no training)" if method == "patchnn" else f"preset {preset}"
+        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, {how}, {workers} worker(s)\n"
                       f"measured here: {e['seconds_per_pair'] / 60:.1f} min per pair -> "
                       f"{e['total_seconds'] / 3600:.1f} h in total ({e['note']})")
         return
