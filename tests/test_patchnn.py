@@ -146,6 +146,8 @@ def test_pipeline_round_trip(tmp_path):
     ss.data.dataset.write_folds(root / "folds.csv", {"b0": 0, "b1": 1, "b2": 0})
     settings = DatasetSettings(method="patchnn", max_size=40, per_image=2, seed=2)
     run = dict(folds=root / "folds.csv", progress=False, device="cpu")
+    plan = build_dataset(root / "images", root / "masks", tmp_path / "syn", settings=settings, dry_run=True, **run)
+    assert plan.estimate["seconds_per_pair"] > 0 and not (tmp_path / "syn").exists()
     result = build_dataset(root / "images", root / "masks", tmp_path / "syn", settings=settings, **run)
     assert result.ok and sorted(result.done) == ["b0", "b1", "b2"]
     with open(tmp_path / "syn" / "manifest.csv", newline="") as handle:
