@@ -46,3 +46,13 @@ def test_memorisation_finds_a_copied_half_at_its_offset():
     assert whole.largest_copy_fraction == pytest.approx(1.0) and whole.copied_patch_fraction == 1.0
     fresh = memorisation(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), real)
     assert fresh.largest_copy_fraction == 0 and fresh.copied_patch_fraction == 0
+
+
+def test_flat_areas_are_not_copies():
+    rng = np.random.default_rng(1)
+    real = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    real[:, :20] = 0  # a black border, as endoscopy frames have
+    sample = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    sample[:, 28:] = 0  # black too, elsewhere: equal pixels, but nothing was copied
+    result = memorisation(sample, real)
+    assert result.largest_copy_fraction == 0 and result.copied_patch_fraction == 0

@@ -14,6 +14,8 @@ These complement SIFID (realism of each sample against its real image):
   the real image shifted by ONE offset (every pixel of a 7x7 patch within tol), over the offsets the patch
   search found most often. A patch method that pastes a whole quarter of the real image scores >= 0.25 on
   both; a generator that only reuses textures scores low on the second even when the first is high.
+  Flat patches (std < `flat` = 4/255, e.g. the black borders of endoscopy frames) match any flat patch, so
+  they count for neither figure: a copy has to carry texture to be one.
 Inputs are uint8 (H, W, 3) images and bool (H, W) masks; the real pair must be at the samples' resolution.
 """
 
@@ -30,6 +32,7 @@ from scipy import ndimage
 from ..errors import InputError
 
 COPY_TOL = 8 / 255  # pixel difference that still counts as "the same" (JPEG-level noise)
+FLAT_STD = 4 / 255  # patches with less spread than this are flat: they say nothing about copying
 
 
 def _check_images(samples: np.ndarray, real: np.ndarray) -> None:
@@ -108,7 +111,7 @@ def mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int = 
 
 @dataclass(frozen=True)
 class Memorisation:
-    copied_patch_fraction: float  # of the sample's patches (on the stride), nearly equal to some real patch
+    copied_patch_fraction: float  # of the sample's textured patches (on the stride), nearly equal to a real one
     largest_copy_fraction: float  # largest connected area copied at one offset, as a fraction of the sample
     largest_copy_offset: tuple[int, int]  # (dy, dx): real position - sample position of that area
 
@@ -120,10 +123,18 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.tensor(image).permute(2, 0, 1)[None].float() / 255  # (1, C, H, W)
 
 
+def textured(image: np.ndarray, patch: int = 7, flat: float = FLAT_STD) -> np.ndarray:
+    """Bool (H, W): the patch x patch window centred on each pixel has a gray-level std above `flat` (0..1)."""
+    gray = image.astype(np.float64).mean(-1) / 255
+    mean = ndimage.uniform_filter(gray, patch, mode="nearest")
+    var = ndimage.uniform_filter(gray * gray, patch, mode="nearest") - mean * mean
+    return np.sqrt(np.maximum(var, 0)) > flat
+
+
 def nearest_real_patches(sample: np.ndarray, real: np.ndarray, patch: int = 7, stride: int = 3,
                          chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For the sample's patches on a stride: (positions (Q, 2), RMS distance to the nearest real patch (Q,),
-    offset real - sample of that patch (Q, 2)). Exact search, chunked matmul."""
+    """For the sample's patches on a stride: (top-left positions (Q, 2), RMS distance to the nearest real
+    patch (Q,), offset real - sample of that patch (Q, 2)). Exact search, chunked matmul."""
     s, r = _to_tensor(sample), _to_tensor(real)
     rw = r.shape[3] - patch + 1
     keys = F.unfold(r, patch)[0].T  # (K, D)
@@ -163,20 +174,23 @@ def copied_area(sample: np.ndarray, real: np.ndarray, offset: tuple[int, int], p
 
 
 def memorisation(sample: np.ndarray, real: np.ndarray, patch: int = 7, tol: float = COPY_TOL, stride: int = 3,
-                 top_offsets: int = 16) -> Memorisation:
+                 top_offsets: int = 16, flat: float = FLAT_STD) -> Memorisation:
     """How much of one sample (uint8 (H, W, 3)) is copied from the real image (uint8, any size >= patch)."""
     if sample.ndim != 3 or real.ndim != 3 or min(sample.shape[:2]) < patch or min(real.shape[:2]) < patch:
         raise InputError(f"memorisation needs two (H, W, C) images of at least {patch} px, got {sample.shape} "
                          f"and {real.shape}")
-    _, dist, offsets = nearest_real_patches(sample, real, patch, stride)
-    copied = dist <= tol
+    pos, dist, offsets = nearest_real_patches(sample, real, patch, stride)
+    texture = textured(sample, patch, flat)  # (H, W)
+    informative = texture[pos[:, 0] + patch // 2, pos[:, 1] + patch // 2]  # (Q,) at each patch's centre
+    copied = (dist <= tol) & informative
     best, best_offset = 0.0, (0, 0)
     candidates = Counter(map(tuple, offsets[copied].tolist())).most_common(top_offsets)
     for offset, _ in candidates:
-        labels, count = ndimage.label(copied_area(sample, real, offset, patch, tol))
+        labels, count = ndimage.label(copied_area(sample, real, offset, patch, tol) & texture)
         if count:
             largest = np.bincount(labels.ravel())[1:].max() / labels.size
             if largest > best:
                 best, best_offset = float(largest), (int(offset[0]), int(offset[1]))
-    return Memorisation(copied_patch_fraction=float(copied.mean()), largest_copy_fraction=best,
+    share = float(copied.sum() / informative.sum()) if informative.any() else 0.0
+    return Memorisation(copied_patch_fraction=share, largest_copy_fraction=best,
                         largest_copy_offset=best_offset)
