@@ -5,6 +5,7 @@ Public API (see README):
     load(model_dir)                                  -> SinGANSeg
     sample(model_or_dir, num=10, seed=0)             -> Samples (uint8 images, bool masks)
     generate(model_dir, out_dir, num=10)             -> samples directory on disk
+    generate_patchnn(image, mask, num=10, seed=0)    -> Samples, training-free (patch nearest neighbours)
     transfer_style(images, real_image, method=...)   -> styled uint8 images (masks untouched)
     style_samples_dir(samples_dir, real_image, out)  -> styled samples directory on disk
 """
@@ -18,6 +19,7 @@ from .model import SinGANSeg, compute_pyramid  # noqa: E402
 from .sample import Samples, generate, sample, write_samples  # noqa: E402
 from .style import style_samples_dir, transfer_style  # noqa: E402
 from .train import train  # noqa: E402
+from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 
 
 def load(model_dir, device: str = "auto") -> SinGANSeg:
@@ -31,4 +33,4 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
 __all__ = ["__version__", "PRESETS", "TrainConfig", "get_preset", "Pair", "load_pair", "make_phantom",
            "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError", "SinGANSeg",
            "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir", "transfer_style",
-           "train", "load"]
+           "train", "load", "PatchNNConfig", "generate_patchnn"]

@@ -68,6 +68,10 @@ def generate(
     model_dir: Optional[Path] = typer.Argument(None, help="a model directory written by `train` (or use --pack)"),
     pack: Optional[str] = typer.Option(None, help="a generator pack: folder, archive, file:// or https:// URL"),
     ids: Optional[str] = typer.Option(None, help="with --pack: comma-separated generator ids (default: all)"),
+    method: str = typer.Option("singan", help="singan (a trained model) or patchnn (training-free, from --image)"),
+    image: Optional[Path] = typer.Option(None, help="with --method patchnn: the real image"),
+    mask: Optional[Path] = typer.Option(None, help="with --method patchnn: its mask"),
+    max_size: Optional[int] = typer.Option(None, help="with --method patchnn: longest side of the output (250)"),
     out: Path = typer.Option(..., help="samples directory to write (images/, masks/, manifest.csv)"),
     num: int = typer.Option(10, help="number of samples"),
     start_scale: int = typer.Option(0, help="0 = coarsest (most varied); higher keeps the real layout"),
@@ -80,10 +84,24 @@ def generate(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     overwrite: bool = typer.Option(False, help="replace an existing samples directory"),
 ) -> None:
-    """Generate new image/mask pairs from a trained model, or from generators in a pack (into OUT/<id>/)."""
+    """Generate new image/mask pairs from a trained model, from generators in a pack (into OUT/<id>/), or
+    training-free from one real pair (--method patchnn --image IMG --mask MASK)."""
     from .errors import InputError
     from .sample import generate as generate_samples
 
+    if method == "patchnn":
+        from .engines.cli import generate_patchnn_cli
+
+        sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
+        path = generate_patchnn_cli(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
+                                    sized=bool(sizes) or start_scale != 0, soft_masks=soft_masks, device=device,
+                                    overwrite=overwrite)
+        console.print(f"[green]{num} pairs written to {path}[/green]")
+        return
+    if method != "singan":
+        raise InputError(f"unknown method {method!r}; choose one of ['singan', 'patchnn']")
+    if image is not None or mask is not None or max_size is not None:
+        raise InputError("--image, --mask and --max-size go with --method patchnn; singan needs MODEL_DIR or --pack")
     if (model_dir is None) == (pack is None):
         raise InputError("give either a MODEL_DIR or --pack, not both or neither")
     options = dict(num=num, start_scale=start_scale, seed=seed, height=height, width=width, scale_h=scale_h,
@@ -125,6 +143,7 @@ def build_dataset(
     folds: Optional[Path] = typer.Option(None, help="CSV id,fold; samples keep their source's fold"),
     per_image: int = typer.Option(10, help="samples per real pair"),
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
+    method: str = typer.Option("singan", help="singan (train a generator per pair) or patchnn (training-free)"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale"),
     iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
     style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
@@ -147,13 +166,15 @@ def build_dataset(
     from .pipeline import build_dataset as build
 
     settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
-                               start_scale=start_scale, seed=seed, style=style, style_steps=style_steps)
+                               start_scale=start_scale, seed=seed, style=style, style_steps=style_steps,
+                               method=method)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
                    device=str(resolve_device(device)), threads=threads, batch_models=batch_models)
     if result.estimate is not None:
         e = result.estimate
-        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, preset {preset}, {workers} worker(s)\n"
+        how = "method patchnn (no training)" if method == "patchnn" else f"preset {preset}"
+        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, {how}, {workers} worker(s)\n"
                       f"measured here: {e['seconds_per_pair'] / 60:.1f} min per pair -> "
                       f"{e['total_seconds'] / 3600:.1f} h in total ({e['note']})")
         return

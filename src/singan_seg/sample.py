@@ -92,8 +92,11 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
 
 
 def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", source_id: str = "",
-                  soft_masks: bool = False, overwrite: bool = False, stem_prefix: str = "") -> Path:
-    """Write a samples directory (images/, masks/, manifest.csv) atomically; return its path."""
+                  soft_masks: bool = False, overwrite: bool = False, stem_prefix: str = "",
+                  method: str = "singan-seg") -> Path:
+    """Write a samples directory (images/, masks/, manifest.csv) atomically; return its path.
+
+    `method` goes into the manifest's method column (e.g. "patchnn" for the training-free engine)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
@@ -106,7 +109,7 @@ def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", s
             soft = (samples.soft_masks[i] * 255).round().astype(np.uint8) if soft_masks else None
             row = write_pair_files(staging, stem, samples.images[i], samples.masks[i], soft)
             row.update({"source_id": source_id, "model": model_name, "seed": str(samples.seed),
-                        "start_scale": str(samples.start_scale), "method": "singan-seg", "index": str(index)})
+                        "start_scale": str(samples.start_scale), "method": method, "index": str(index)})
             rows.append(row)
         write_manifest(staging / "manifest.csv", rows)
     return out

@@ -6,6 +6,9 @@ Public API:
     frechet_distance(mu1, sigma1, mu2, sigma2)       -> float
     mask_statistics(samples, real)                   -> MaskStats (5 % histograms, mean/sd masks, distances)
     privacy_audit(samples, train_real, heldout_real) -> PrivacyAudit (nearest pairs, memorisation, AUC)
+    diversity(samples, real) / mean_pairwise_l1(samples) -> samples of ONE source: SinGAN's diversity
+    mask_fit(sample_masks, real_mask)                -> components, holes, speckles vs the real mask
+    memorisation(sample, real)                       -> Memorisation (copied patches, largest verbatim copy)
     evaluate_samples(samples, real, ...)             -> Evaluation (all of the above)
     write_report(evaluation, "report.html")          -> (html path, json path)
 
@@ -24,6 +27,7 @@ from .image_sets import ImageSet, load_image_set
 from .inception import WEIGHTS_NAME, WEIGHTS_SHA256, InceptionFeatures, get_extractor
 from .masks import MaskStats, mask_statistics
 from .privacy import PrivacyAudit, membership_auc, privacy_audit
+from .quality import MaskShape, Memorisation, diversity, mask_fit, mask_shape, mean_pairwise_l1, memorisation
 from .report import write_report
 from .sifid import SifidResult, sifid, sifid_pair
 from .suite import Evaluation, evaluate_samples
@@ -31,4 +35,5 @@ from .suite import Evaluation, evaluate_samples
 __all__ = ["FewImagesWarning", "FidResult", "fid", "frechet_distance", "gaussian_stats", "ImageSet",
            "load_image_set", "WEIGHTS_NAME", "WEIGHTS_SHA256", "InceptionFeatures", "get_extractor", "MaskStats",
            "mask_statistics", "PrivacyAudit", "membership_auc", "privacy_audit", "write_report", "SifidResult",
-           "sifid", "sifid_pair", "Evaluation", "evaluate_samples"]
+           "sifid", "sifid_pair", "Evaluation", "evaluate_samples", "MaskShape", "Memorisation", "diversity", "mask_fit",
+           "mask_shape", "mean_pairwise_l1", "memorisation"]

@@ -1,7 +1,7 @@
 """Building a synthetic dataset: one generator per real pair, N samples each, kept in the real pair's fold.
 
     OUT/dataset.json            settings, format version, pair ids and folds (a re-run must match them)
-    OUT/pairs/<id>/model/       the pair's generator (checkpointed per scale)
+    OUT/pairs/<id>/model/       the pair's generator (checkpointed per scale; absent with method patchnn)
     OUT/pairs/<id>/samples/     its samples (images/, masks/, manifest.csv)
     OUT/pairs/<id>/DONE.json    written last: the job is complete
     OUT/manifest.csv            every sample with its fold, source id, seed, generator and sha256
@@ -60,6 +60,14 @@ class BuildResult:
 
 def validate_pairs(pairs: list[PairFiles], settings: DatasetSettings) -> None:
     """Read every pair once (decode, sizes, masks, pyramid) so bad files fail before any training."""
+    if settings.method == "patchnn":
+        from ..engines.patchnn import level_shapes
+
+        engine = settings.patchnn_config()
+        for files in pairs:
+            pair = load_pair(files.image, files.mask)
+            level_shapes(pair.height, pair.width, engine)
+        return
     cfg = settings.train_config()
     for files in pairs:
         pair = load_pair(files.image, files.mask)
@@ -96,7 +104,7 @@ def collect_manifest(out: Path, jobs: list[PairJob]) -> list[dict[str, str]]:
             for column in ("image", "mask"):
                 row[column] = f"pairs/{job.id}/samples/{row[column]}"
             row["fold"] = "" if job.fold is None else str(job.fold)
-            row["generator"] = f"pairs/{job.id}/model"
+            row["generator"] = "" if row.get("method") == "patchnn" else f"pairs/{job.id}/model"  # no model
             rows.append(row)
     return rows
 
@@ -198,12 +206,19 @@ def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, b
 
 
 def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: int, device: str) -> dict[str, Any]:
-    """Seconds per pair measured here on the first pair (2 timed iterations per scale), and the totals."""
-    from ..estimate import measure_training_cost
+    """Seconds per pair measured here on the first pair (2 timed iterations per scale, or one patchnn sample
+    timed and multiplied by the samples per pair), and the totals."""
+    pair = load_pair(pairs[0].image, pairs[0].mask)
+    if settings.method == "patchnn":
+        from ..engines.patchnn import generate_patchnn
 
-    cost = measure_training_cost(load_pair(pairs[0].image, pairs[0].mask), settings.train_config(), timed=2,
-                                 device=device)
-    per_pair = cost.seconds
+        started = time.perf_counter()
+        generate_patchnn(pair, num=1, seed=settings.seed, config=settings.patchnn_config(), device=device)
+        per_pair = (time.perf_counter() - started) * settings.per_image
+    else:
+        from ..estimate import measure_training_cost
+
+        per_pair = measure_training_cost(pair, settings.train_config(), timed=2, device=device).seconds
     return {"pairs": len(pairs), "seconds_per_pair": per_pair, "workers": workers,
             "total_seconds": per_pair * len(pairs) / workers,
             "note": "measured on the first pair; workers share this machine's cores, so the total assumes the "

@@ -1,5 +1,7 @@
 """One job = one real pair: train (resuming a partial checkpoint) → generate N → style → done-marker.
 
+With method "patchnn" there is nothing to train: the job writes the training-free engine's samples directly.
+
 Each job writes only inside OUT/pairs/<id>/. The done-marker (DONE.json) is written last and atomically, so a
 job is either complete and skipped on the next run, or redone from its last checkpoint.
 """
@@ -65,12 +67,19 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
     if is_done(job):
         return {"id": job.id, "status": "skipped", "seconds": 0.0}
     try:
-        model = train(job.image, job.mask, out_dir=out / "model", config=settings.train_config(), device=device,
-                      resume=True, progress=False)
-        samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed)
         target = out / "samples"
         raw = out / "samples_raw" if settings.style != "none" else target
-        write_samples(samples, raw, model_name=f"pairs/{job.id}/model", source_id=job.id, overwrite=True)
+        if settings.method == "patchnn":
+            from ..engines.patchnn import METHOD, generate_patchnn
+
+            samples = generate_patchnn(job.image, job.mask, num=settings.per_image, seed=settings.seed,
+                                       config=settings.patchnn_config(), device=device)
+            write_samples(samples, raw, model_name=METHOD, source_id=job.id, overwrite=True, method=METHOD)
+        else:
+            model = train(job.image, job.mask, out_dir=out / "model", config=settings.train_config(), device=device,
+                          resume=True, progress=False)
+            samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed)
+            write_samples(samples, raw, model_name=f"pairs/{job.id}/model", source_id=job.id, overwrite=True)
         if settings.style != "none":
             _style(settings, raw, job.image, target, device)
         read_manifest(target, verify=True)  # the samples we are about to mark done really are complete

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_PRESET, TrainConfig, get_preset
 from ..errors import InputError
 
+if TYPE_CHECKING:
+    from ..engines.patchnn import PatchNNConfig
+
 STYLE_CHOICES = ("none", "1:1", "1:1000", "fast")
+METHOD_CHOICES = ("singan", "patchnn")  # singan: train a SinGAN-Seg per pair; patchnn: training-free patches
 
 
 @dataclass(frozen=True)
@@ -22,21 +26,33 @@ class DatasetSettings:
     seed: int = 0
     style: str = "none"  # none, 1:1 or 1:1000 (Gatys, the paper's ratios) or fast
     style_steps: int = 1000
+    method: str = "singan"  # part of the fingerprint: a dataset built one way is refused when re-run the other
 
     def __post_init__(self) -> None:
+        if self.method not in METHOD_CHOICES:
+            raise InputError(f"unknown method {self.method!r}; choose one of {list(METHOD_CHOICES)}")
+        if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0):
+            raise InputError("--iters and --start-scale are SinGAN settings; --method patchnn trains nothing")
         if self.per_image < 1:
             raise InputError(f"per_image should be at least 1, got {self.per_image}")
         if self.style not in STYLE_CHOICES:
             raise InputError(f"unknown style {self.style!r}; choose one of {list(STYLE_CHOICES)}")
         if self.start_scale < 0:
             raise InputError(f"start_scale should be >= 0, got {self.start_scale}")
-        self.train_config()  # validates the preset and overrides now, not in a worker an hour later
+        # validate the preset / engine settings now, not in a worker an hour later
+        self.patchnn_config() if self.method == "patchnn" else self.train_config()
 
     def train_config(self) -> TrainConfig:
         return get_preset(self.preset, max_size=self.max_size, iters_per_scale=self.iters_per_scale, seed=self.seed)
+
+    def patchnn_config(self) -> PatchNNConfig:
+        from ..engines.patchnn import PatchNNConfig  # imported here: only patchnn builds need the engine
+
+        return PatchNNConfig() if self.max_size is None else PatchNNConfig(max_size=self.max_size)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def differences(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        saved = {"method": "singan", **saved}  # datasets saved before `method` existed were all SinGAN-Seg
         return {k: (saved.get(k), v) for k, v in self.to_dict().items() if saved.get(k) != v}

@@ -1,0 +1,221 @@
+"""Sample quality and cost per method: training-free `patchnn` vs SinGAN-Seg presets, one table, one run.
+
+For the first --pairs Kvasir-SEG ids (folds.csv, sorted), every method draws --num samples per real pair and
+is scored against that pair, resized to the samples' size (`singan_seg.evaluate`):
+- time: training seconds per image (0 for patchnn), seconds per sample, and train + num samples per image;
+- SIFID of each sample vs its real image (192 channels; TF FID Inception weights, see evaluate/__init__);
+- diversity (SinGAN's: per-pixel std over samples / real std) and mean pairwise L1 between samples;
+- mask fit: connected components and holes per sample mask (real mask in brackets), speckle share;
+- memorisation: share of sample patches with a near-identical real patch, and the largest area copied verbatim
+  at one offset (mean and max over samples) - copying is the patch method's known weakness.
+SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for a smoke run, or
+`--presets fast --max-size 128`) or read from --models-root, a finished `build-dataset` output
+(pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json;
+pairs without a finished model there are skipped (the table's `pairs` column says how many were scored).
+The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json
+(measured ms/iteration x its iteration counts; a full paper run is ~12 h per image here) when the sizes match.
+
+    PYTHONPATH=src python benchmarks/compare_presets.py --pairs 5 --presets tiny
+    PYTHONPATH=src python benchmarks/compare_presets.py --models-root runs/kvasir-fast --models-name fast
+
+Writes benchmarks/results/compare_presets.json (settings, machine info, torch version and threads, per-pair
+figures). Nothing derived from Kvasir is written besides numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+import singan_seg as ss
+from singan_seg.device import machine_info, resolve_device
+from singan_seg.engines.patchnn import PatchNNConfig, generate_patchnn
+from singan_seg.evaluate import diversity, get_extractor, mask_fit, mean_pairwise_l1, memorisation, sifid_pair
+from singan_seg.files import write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
+SPEED = REPO / "benchmarks" / "results" / "train_speed.json"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=KVASIR)
+    parser.add_argument("--pairs", type=int, default=5, help="first N ids of folds.csv, sorted")
+    parser.add_argument("--num", type=int, default=10, help="samples per real pair (the paper: 10)")
+    parser.add_argument("--presets", nargs="*", default=[], help="SinGAN-Seg presets to train here")
+    parser.add_argument("--max-size", type=int, default=None, help="finest size for presets trained here")
+    parser.add_argument("--iters", type=int, default=None, help="iterations per scale for presets trained here")
+    parser.add_argument("--models-root", type=Path, default=None, help="already-trained models (see above)")
+    parser.add_argument("--models-name", default="models-root", help="label of the --models-root row")
+    parser.add_argument("--patchnn-max-size", type=int, default=250, help="patchnn output size (0 = skip patchnn)")
+    parser.add_argument("--memo-stride", type=int, default=4, help="stride of the sample patches searched")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "compare_presets.json")
+    return parser.parse_args()
+
+
+def first_ids(data: Path, n: int) -> list[str]:
+    with open(data / "folds.csv", newline="") as handle:
+        return sorted(row["id"] for row in csv.DictReader(handle))[:n]
+
+
+def find_model(root: Path, ident: str) -> Path | None:
+    """The finished model of `ident` under root, or None (not trained, or still training)."""
+    for candidate in (root / "pairs" / ident / "model", root / ident / "model", root / ident):
+        if (candidate / "config.json").is_file():
+            return candidate if json.loads((candidate / "config.json").read_text()).get("complete") else None
+    return None
+
+
+def real_at(pair: ss.Pair, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The real image (LANCZOS) and mask (nearest) at the samples' (H, W)."""
+    h, w = shape
+    image = np.asarray(Image.fromarray(pair.image).resize((w, h), Image.LANCZOS))
+    mask = np.asarray(Image.fromarray(pair.mask).resize((w, h), Image.NEAREST))
+    return image, mask
+
+
+def score(samples: ss.Samples, pair: ss.Pair, extractor, memo_stride: int) -> dict:
+    real, real_mask = real_at(pair, samples.images.shape[1:3])
+    memo = [memorisation(s, real, stride=memo_stride) for s in samples.images]
+    return {"size": list(samples.images.shape[1:3]),
+            "sifid": float(np.mean([sifid_pair(real, s, extractor) for s in samples.images])),
+            "diversity": diversity(samples.images, real), "pairwise_l1": mean_pairwise_l1(samples.images),
+            "mask": mask_fit(samples.masks, real_mask),
+            "copied_patches": float(np.mean([m.copied_patch_fraction for m in memo])),
+            "largest_copy_mean": float(np.mean([m.largest_copy_fraction for m in memo])),
+            "largest_copy_max": float(np.max([m.largest_copy_fraction for m in memo]))}
+
+
+def run_patchnn(pair, args, device):
+    config = PatchNNConfig(max_size=args.patchnn_max_size)
+    started, cpu = time.perf_counter(), time.process_time()
+    samples = generate_patchnn(pair, num=args.num, seed=args.seed, config=config, device=str(device))
+    return samples, 0.0, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
+
+
+def run_singan(pair, model_or_config, args, device):
+    if isinstance(model_or_config, Path):  # already trained: its own recorded training time
+        meta = json.loads((model_or_config / "config.json").read_text())
+        train_seconds = float(meta["training"]["seconds"])
+        model = ss.load(model_or_config, device=str(device))
+    else:
+        started = time.perf_counter()
+        model = ss.train(pair, config=model_or_config, device=str(device), progress=False)
+        train_seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    samples = ss.sample(model, num=args.num, seed=args.seed)
+    return samples, train_seconds, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
+
+
+def summarise(rows: list[dict], num: int) -> dict:
+    mean = lambda key: float(np.mean([r[key] for r in rows]))  # noqa: E731
+    masks = {k: float(np.mean([r["mask"][k] for r in rows])) for k in rows[0]["mask"]}
+    return {"pairs": len(rows), "size": rows[0]["size"], "train_seconds": mean("train_seconds"),
+            "seconds_per_sample": mean("seconds_per_sample"),
+            "cpu_seconds_per_sample": mean("cpu_seconds_per_sample"),
+            "seconds_per_image": mean("train_seconds") + num * mean("seconds_per_sample"),
+            "sifid": mean("sifid"), "diversity": mean("diversity"), "pairwise_l1": mean("pairwise_l1"),
+            "mask": masks, "copied_patches": mean("copied_patches"), "largest_copy_mean": mean("largest_copy_mean"),
+            "largest_copy_max": float(np.max([r["largest_copy_max"] for r in rows]))}
+
+
+def paper_projection() -> tuple[float | None, int | None, str]:
+    """Paper's projected seconds per image and the size it was timed at, from train_speed.json."""
+    if not SPEED.is_file():
+        return None, None, "no benchmarks/results/train_speed.json"
+    paper = json.loads(SPEED.read_text()).get("presets", {}).get("paper", {})
+    seconds, size = paper.get("projected_seconds"), paper.get("config", {}).get("max_size")
+    if seconds is None:
+        return None, None, "paper not timed in train_speed.json"
+    threads = json.loads(SPEED.read_text()).get("machine", {}).get("threads")
+    return float(seconds), size, (f"paper {seconds / 3600:.1f} h/image at {size} px, projected from measured "
+                                  f"ms/iteration in train_speed.json, {threads} threads")
+
+
+def print_table(summary: dict, paper: tuple[float | None, int | None, str], num: int) -> None:
+    paper_seconds, paper_size, note = paper
+    print(f"{'method':<14}{'pairs':>6}{'px':>8}{'train s':>9}{'s/sample':>9}{'cpu s':>7}{'s/image':>9}"
+          f"{'vs paper':>10}{'SIFID':>9}"
+          f"{'divers':>7}{'L1':>6}{'comp (real)':>12}{'holes (r)':>10}{'speck':>6}{'copied':>7}{'largest':>12}")
+    for name, s in summary.items():
+        m = s["mask"]
+        same_size = paper_seconds and max(s["size"]) == paper_size
+        ratio = f"{paper_seconds / s['seconds_per_image']:.0f}x" if same_size else "-"
+        size = "x".join(map(str, s["size"][::-1]))
+        comp = f"{m['components']:.1f} ({m['real_components']:.1f})"
+        holes = f"{m['holes']:.1f} ({m['real_holes']:.1f})"
+        largest = f"{s['largest_copy_mean']:.2f}/{s['largest_copy_max']:.2f}"
+        print(f"{name:<14}{s['pairs']:>6}{size:>8}{s['train_seconds']:>9.1f}{s['seconds_per_sample']:>9.2f}"
+              f"{s['cpu_seconds_per_sample']:>7.2f}"
+              f"{s['seconds_per_image']:>9.1f}{ratio:>10}{s['sifid']:>9.3f}{s['diversity']:>7.2f}"
+              f"{s['pairwise_l1']:>6.3f}{comp:>12}{holes:>10}{m['speckle_fraction']:>6.2f}"
+              f"{s['copied_patches']:>7.2f}{largest:>12}")
+    print(f"vs paper: PROJECTED ({note}); only for methods at that size. s/image = train + {num} samples "
+          "(wall clock); cpu s: CPU seconds per sample of this process (less sensitive to a shared core).\n"
+          "copied: share of sample patches with a near-identical real patch; largest: mean/max share of a sample "
+          "copied verbatim at one offset;\ncomp/holes: connected components / holes per sample mask (the real "
+          "mask's in brackets); speck: share of components < 16 px.")
+
+
+def main(args: argparse.Namespace) -> int:
+    if not (args.data / "images").is_dir():
+        print(f"Kvasir-SEG not found at {args.data}; nothing to measure", file=sys.stderr)
+        return 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    ids = first_ids(args.data, args.pairs)
+    methods: dict[str, object] = {}
+    if args.patchnn_max_size:
+        methods["patchnn"] = "patchnn"
+    for name in args.presets:
+        methods[name] = ss.get_preset(name, max_size=args.max_size, iters_per_scale=args.iters, seed=args.seed)
+    if args.models_root:
+        methods[args.models_name] = args.models_root
+    extractor = get_extractor(None, str(device))
+    per_pair: dict[str, list[dict]] = {name: [] for name in methods}
+    started = time.time()
+    for k, ident in enumerate(ids):
+        pair = ss.load_pair(args.data / "images" / f"{ident}.jpg", args.data / "masks" / f"{ident}.jpg")
+        for name, how in methods.items():
+            if how == "patchnn":
+                samples, train_s, per_sample, cpu_per_sample = run_patchnn(pair, args, device)
+            else:
+                target = find_model(how, ident) if isinstance(how, Path) else how
+                if target is None:
+                    print(f"pair {k + 1}/{len(ids)} {ident} {name}: no finished model under {how}, skipped")
+                    continue
+                samples, train_s, per_sample, cpu_per_sample = run_singan(pair, target, args, device)
+            row = {"id": ident, "train_seconds": train_s, "seconds_per_sample": per_sample,
+                   "cpu_seconds_per_sample": cpu_per_sample,
+                   **score(samples, pair, extractor, args.memo_stride)}
+            per_pair[name].append(row)
+            print(f"pair {k + 1}/{len(ids)} {ident} {name}: train {train_s:.1f} s, {per_sample:.2f} s/sample, "
+                  f"SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
+    summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
+    paper = paper_projection()
+    print()
+    print_table(summary, paper, args.num)
+    write_json_atomic(args.out, {
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "ids": ids,
+        "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
+        "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
+    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))
