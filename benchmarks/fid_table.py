@@ -257,7 +257,7 @@ def table5(args) -> dict:
         rows["SinGAN-Seg + style transfer"][n] = singan_table5(args, args.singan_st_samples, ids, real)
         print(f"n={n}: FastGAN FID {fmt(rows['FastGAN'][n])}")
     print(f"\nTable 5 layout: FID of {args.sets} sets of n generated vs the n real training images "
-          f"({args.resolution} px; budget {budget_text(args)} per model)\n")
+          f"({args.resolution} px; budget {budget_text(args)})\n")
     print("| GAN | n | ours, mean ± sd | paper, mean ± sd |\n|---|---|---|---|")
     for name in PAPER_TABLE5:
         for n in sizes:
