@@ -219,3 +219,13 @@ def test_cli_errors_are_one_line(pair_dirs, tmp_path, monkeypatch, capsys):
                                                    "--images", pair_dirs / "images", "--masks", pair_dirs / "masks",
                                                    "--out", tmp_path / "z", "--resolution", "16")
     assert not (tmp_path / "z").exists()
+
+
+def test_a_minutes_budget_stops_once_the_training_time_is_spent(phantoms, tmp_path):
+    result = train_baseline(data_for("dcgan", phantoms), tiny_config("dcgan"), tmp_path / "m", minutes=0.01,
+                            device="cpu", progress=False)
+    assert result.seconds >= 0.6 and result.progress == 1.0 and result.step >= 1
+    per_step = result.seconds / result.step
+    assert result.seconds < 0.6 + 2 * per_step + 0.5  # it stops at the first step past the budget
+    training = json.loads((tmp_path / "m" / "config.json").read_text())["training"]
+    assert training["complete"] and training["budget"] == {"steps": None, "minutes": 0.01}

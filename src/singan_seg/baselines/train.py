@@ -158,11 +158,12 @@ def _check_out_dir(out: Path, resume: bool, overwrite: bool) -> bool:
 
 
 def restore(out: Path, cfg: BaselineConfig, data: PairSet, nets: dict[str, nn.Module],
-            opts: dict[str, torch.optim.Optimizer], device: torch.device) -> dict:
+            opts: dict[str, torch.optim.Optimizer]) -> dict:
     """Load a checkpoint into freshly built networks and optimisers; return its training state."""
     meta = read_meta(out)
-    saved = {k: v for k, v in meta["config"].items() if k != "checkpoint_every"}
-    different = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if k != "checkpoint_every" and saved.get(k) != v}
+    saved = meta["config"]
+    different = {k: (saved.get(k), v) for k, v in cfg.to_dict().items()
+                 if k != "checkpoint_every" and saved.get(k) != v}  # checkpoint spacing may change on resume
     if different:
         listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
         raise CheckpointError(f"cannot resume: the model was trained with other settings: {listed}", out)
@@ -229,7 +230,7 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
     opts = make_optimizers(nets, config)
     state = {"step": 0, "seconds": 0.0, "history": []}
     if out is not None and _check_out_dir(out, resume, overwrite):
-        state = restore(out, config, data, nets, opts, dev)
+        state = restore(out, config, data, nets, opts)
         log.info("resuming %s at step %d (%.1f min trained)", out, state["step"], state["seconds"] / 60)
     step, seconds, history = state["step"], state["seconds"], list(state["history"])
     for net in nets.values():
