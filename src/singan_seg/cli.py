@@ -412,6 +412,10 @@ def evaluate_report(
     console.print(f"[green]report written to {html_path}[/green] (numbers: {json_path})")
 
 
+from .baselines.cli import app as baseline_app  # noqa: E402
+app.add_typer(baseline_app, name="baseline")
+
+
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
     try:
