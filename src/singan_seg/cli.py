@@ -424,7 +424,8 @@ def main() -> None:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: finished scales are saved; rerun with --resume to continue")
+        console.print("[yellow]interrupted[/yellow]: work up to the last checkpoint is saved; rerun the command "
+                      "(with --resume where it has one) to continue")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
