@@ -20,8 +20,8 @@ from pathlib import Path
 
 import singan_seg as ss
 from singan_seg.device import machine_info, resolve_device
-from singan_seg.files import write_json_atomic
 from singan_seg.estimate import measure_training_cost
+from singan_seg.files import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 KVASIR = ROOT.parent / "shared" / "data" / "kvasir-seg"

@@ -11,8 +11,15 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import singan_seg as ss
-from singan_seg.baselines import (baseline_config, generate_baseline, load_baseline, load_pair_set,
-                                  pair_set_from_arrays, sample_baseline, train_baseline)
+from singan_seg.baselines import (
+    baseline_config,
+    generate_baseline,
+    load_baseline,
+    load_pair_set,
+    pair_set_from_arrays,
+    sample_baseline,
+    train_baseline,
+)
 from singan_seg.baselines.fastgan import diff_augment
 from singan_seg.baselines.progan import schedule
 from singan_seg.baselines.train import ARCH_MODULES, build_networks, make_optimizers, seeded_rng

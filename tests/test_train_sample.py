@@ -9,7 +9,6 @@ from singan_seg.model import load_model
 from singan_seg.train import build_reals
 
 
-
 def weights_of(model):
     return {k: v.clone() for k, v in model.generators.state_dict().items()}
 

@@ -14,12 +14,12 @@ __version__ = "0.1.0"
 
 from .config import PRESETS, TrainConfig, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
+from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
 from .model import SinGANSeg, compute_pyramid  # noqa: E402
 from .sample import Samples, generate, sample, write_samples  # noqa: E402
 from .style import style_samples_dir, transfer_style  # noqa: E402
 from .train import train  # noqa: E402
-from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 
 
 def load(model_dir, device: str = "auto") -> SinGANSeg:

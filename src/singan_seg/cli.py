@@ -413,6 +413,7 @@ def evaluate_report(
 
 
 from .baselines.cli import app as baseline_app  # noqa: E402
+
 app.add_typer(baseline_app, name="baseline")
 
 

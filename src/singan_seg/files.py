@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import CheckpointError, InputError, OutputExistsError
+
 _CHUNK = 1 << 20
 
 
@@ -89,3 +91,53 @@ def staging_dir(final: str | Path) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checkpoint folders (SinGAN-Seg models, baselines): the metadata check and the output-folder policy
+# ----------------------------------------------------------------------------------------------------------
+
+def read_versioned_json(folder: str | Path, file_name: str, format_name: str, max_version: int, kind: str,
+                        wrong_format_hint: str = "") -> dict[str, Any]:
+    """`folder/file_name` parsed, after checking it exists, is a `format_name` file and not from a newer format
+    (`kind` names the folder in errors, e.g. "model directory")."""
+    folder = Path(folder)
+    path = folder / file_name
+    if not folder.is_dir():
+        raise CheckpointError(f"{kind} not found", folder)
+    if not path.is_file():
+        raise CheckpointError(f"not a {kind}: no {file_name}", folder)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"corrupt JSON ({exc})", path) from None
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        raise CheckpointError(f"not a {format_name} config{wrong_format_hint}", path)
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > max_version:
+        writer = f" (it was written by version {meta['package_version']})" if meta.get("package_version") else ""
+        raise CheckpointError(f"format version {version} is newer than this singan-seg reads ({max_version}); "
+                              f"upgrade singan-seg{writer}", path)
+    return meta
+
+
+def prepare_checkpoint_dir(out: Path, holds_checkpoint: bool, resume: bool, overwrite: bool, kind: str,
+                           checkpoint_files: tuple[str, ...]) -> bool:
+    """True when `out` holds a checkpoint to resume; refuse to clobber anything else.
+
+    With `overwrite`, the checkpoint files are removed in the given order (metadata first, so an interrupted
+    removal never leaves weights that look like a complete model)."""
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a directory", out)
+    if holds_checkpoint:
+        if resume:
+            return True
+        if overwrite:
+            for name in checkpoint_files:
+                (out / name).unlink(missing_ok=True)
+            return False
+        raise OutputExistsError(out, f"a {kind}", "pass --resume to continue it or --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(out, f"files that are not a {kind}",
+                                "choose a new or empty directory (or --overwrite to write beside them)")
+    return False

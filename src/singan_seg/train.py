@@ -28,7 +28,8 @@ from torch import nn
 from .config import DEFAULT_PRESET, TrainConfig, get_preset
 from .data.pairs import Pair, load_pair, pair_from_arrays
 from .device import machine_info, resolve_device
-from .errors import CheckpointError, InputError, OutputExistsError
+from .errors import CheckpointError, InputError
+from .files import prepare_checkpoint_dir
 from .model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_model_dir, load_model, read_model_meta, save_model
 from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, init_weights
 from .model.pyramid import compute_pyramid
@@ -212,20 +213,8 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 
 def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
     """Return True when there is a checkpoint to resume from; refuse to clobber anything else."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("output path exists and is not a directory", out_dir)
-    if is_model_dir(out_dir):
-        if resume:
-            return True
-        if overwrite:
-            for name in (CONFIG_FILE, WEIGHTS_FILE):  # config.json first: the dir stops looking like a model
-                (out_dir / name).unlink(missing_ok=True)
-            return False
-        raise OutputExistsError(out_dir, "a model", "pass --resume to continue it or --overwrite to replace it")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(out_dir, "files that are not a singan-seg model",
-                                "choose a new or empty directory (or --overwrite to write beside them)")
-    return False
+    return prepare_checkpoint_dir(out_dir, is_model_dir(out_dir), resume, overwrite, "singan-seg model",
+                                  (CONFIG_FILE, WEIGHTS_FILE))
 
 
 def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:

@@ -12,6 +12,7 @@ from singan_seg.data.samples_dir import mask_to_png_array, save_png
 from singan_seg.evaluate import get_extractor
 from singan_seg.sample import Samples
 
+
 @pytest.fixture(scope="session")
 def extractor():
     return get_extractor()

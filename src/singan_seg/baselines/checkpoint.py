@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import CheckpointError
-from ..files import sha256_bytes, write_bytes_atomic, write_json_atomic
+from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
 from .config import BaselineConfig
 
 FORMAT_NAME = "singan-seg-baseline"
@@ -80,22 +80,8 @@ def is_baseline_dir(path: str | Path) -> bool:
 
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
     """config.json after checking it is a baseline checkpoint of a format this version reads."""
-    model_dir = Path(model_dir)
-    path = model_dir / CONFIG_FILE
-    if not model_dir.is_dir():
-        raise CheckpointError("model directory not found", model_dir)
-    if not path.is_file():
-        raise CheckpointError(f"not a baseline model directory: no {CONFIG_FILE}", model_dir)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"corrupt JSON ({exc})", path) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"not a {FORMAT_NAME} config (a SinGAN-Seg model? use `singan-seg generate`)", path)
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"format version {version} is newer than this singan-seg reads ({FORMAT_VERSION})", path)
-    return meta
+    return read_versioned_json(model_dir, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, "baseline model directory",
+                               " (a SinGAN-Seg model? use `singan-seg generate`)")
 
 
 def read_weights(model_dir: str | Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -23,7 +23,7 @@ from ..model.singan import seeded_generator
 from ..sample import tensor_to_pairs
 from .checkpoint import WEIGHTS_FILE, load_into, read_meta, read_weights
 from .config import BaselineConfig
-from .train import ARCH_MODULES, build_networks, seeded_rng, _seed_of
+from .train import ARCH_MODULES, _seed_of, build_networks, seeded_rng
 
 
 @dataclass

@@ -27,12 +27,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from torch import nn
 
 from ..device import machine_info, resolve_device
-from ..errors import CheckpointError, InputError, OutputExistsError
-from ..files import sha256_bytes
+from ..errors import CheckpointError, InputError
+from ..files import prepare_checkpoint_dir, sha256_bytes
 from ..model.singan import seeded_generator
 from . import dcgan, fastgan, progan
-from .checkpoint import (CONFIG_FILE, WEIGHTS_FILE, is_baseline_dir, load_into, optimizer_from_flat, read_meta,
-                         read_weights, save_checkpoint)
+from .checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    is_baseline_dir,
+    load_into,
+    optimizer_from_flat,
+    read_meta,
+    read_weights,
+    save_checkpoint,
+)
 from .config import BaselineConfig
 from .data import BatchOrder, PairSet
 
@@ -142,19 +150,8 @@ class BudgetProgress:
 
 def _check_out_dir(out: Path, resume: bool, overwrite: bool) -> bool:
     """True when there is a checkpoint to resume; refuse to clobber anything else."""
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a directory", out)
-    if is_baseline_dir(out):
-        if resume:
-            return True
-        if overwrite:
-            for name in (CONFIG_FILE, WEIGHTS_FILE):  # config.json first: the dir stops looking like a model
-                (out / name).unlink(missing_ok=True)
-            return False
-        raise OutputExistsError(out, "a baseline model", "pass --resume to continue it or --overwrite to replace it")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(out, "files that are not a baseline model", "choose a new or empty directory")
-    return False
+    return prepare_checkpoint_dir(out, is_baseline_dir(out), resume, overwrite, "baseline model",
+                                  (CONFIG_FILE, WEIGHTS_FILE))
 
 
 def restore(out: Path, cfg: BaselineConfig, data: PairSet, nets: dict[str, nn.Module],

@@ -18,7 +18,7 @@ from safetensors.torch import save as save_safetensors
 from .. import __version__
 from ..config import TrainConfig
 from ..errors import CheckpointError
-from ..files import sha256_bytes, write_bytes_atomic, write_json_atomic
+from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
 from .networks import ScaleDiscriminator, ScaleGenerator
 from .singan import SinGANSeg
 
@@ -86,26 +86,7 @@ def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDisc
 
 def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     """config.json after checking it is ours and not from a newer format."""
-    import json
-
-    model_dir = Path(model_dir)
-    path = model_dir / CONFIG_FILE
-    if not model_dir.is_dir():
-        raise CheckpointError("model directory not found", model_dir)
-    if not path.is_file():
-        raise CheckpointError(f"not a model directory: no {CONFIG_FILE}", model_dir)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"corrupt JSON ({exc})", path) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"not a {FORMAT_NAME} config", path)
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"format version {version} is newer than this singan-seg reads ({FORMAT_VERSION}); "
-                              f"upgrade singan-seg (the model was written by version {meta.get('package_version')})",
-                              path)
-    return meta
+    return read_versioned_json(model_dir, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, "model directory")
 
 
 def load_model(model_dir: str | Path, device: torch.device | str = "cpu", require_complete: bool = True,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..download import cache_root
 from .card import card_summary
 from .export import create_pack
-from ..download import cache_root
 from .fetch import OpenPack, open_pack
 from .index import verify_pack
 from .load import generate_from_pack, load_pack_model

@@ -22,7 +22,6 @@ from .archive import archive_kind, extract_archive
 from .index import INDEX_FILE, files_for, read_index, select_ids, verify_file
 
 
-
 @dataclass
 class OpenPack:
     """A verified local pack folder, its index and the generator ids selected from it."""
