@@ -385,6 +385,11 @@ def evaluate_report(
     console.print(f"[green]report written to {html_path}[/green] (numbers: {json_path})")
 
 
+from .segment.cli import app as benchmark_app  # noqa: E402
+
+app.add_typer(benchmark_app, name="benchmark")
+
+
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
     try:
