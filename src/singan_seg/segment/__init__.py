@@ -7,3 +7,18 @@
     experiments.py  real, fake, real+fake, small-data; JSON, markdown table and plot
     paper.py        the paper's numbers
 """
+
+from importlib import import_module
+
+# Loaded on first use: `singan-seg` imports this package for its CLI, and smp/timm take seconds to import.
+_API = {"run_benchmark": "experiments", "plan_runs": "experiments", "EXPERIMENTS": "experiments",
+        "train_segmenter": "train", "SegConfig": "train", "PROTOCOLS": "train", "protocol_config": "train",
+        "load_best": "train", "build_segmenter": "model", "evaluate_masks": "metrics", "synthetic_pairs": "data"}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

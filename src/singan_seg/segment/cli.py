@@ -12,7 +12,7 @@ app = typer.Typer(no_args_is_help=True, help="Segmentation benchmark (paper Tabl
 
 
 def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optional[Path], protocol: str,
-         folds_to_run: Optional[str], epochs: Optional[int], device: str) -> None:
+         folds_to_run: Optional[str], epochs: Optional[int], encoder_weights: Optional[Path], device: str) -> None:
     from rich.console import Console
 
     from ..errors import InputError
@@ -23,7 +23,7 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
     except ValueError:
         raise InputError(f"--folds-to-run should be comma-separated fold numbers, got {folds_to_run!r}") from None
     entry = run_benchmark(experiment, data, folds, out, synthetic=synthetic, protocol=protocol,
-                          folds_to_run=chosen, epochs=epochs, device=device)
+                          folds_to_run=chosen, epochs=epochs, encoder_weights=encoder_weights, device=device)
     console = Console(stderr=True)
     for name, run in entry["runs"].items():
         m = run["metrics"]
@@ -43,9 +43,11 @@ def _command(experiment: str, needs_synthetic: bool):
         protocol: str = typer.Option("quick", help="quick (2 CPU cores) or paper (se_resnext50_32x4d, 300 epochs)"),
         folds_to_run: Optional[str] = typer.Option(None, help="test folds to run, e.g. 0,1,2 (default: all)"),
         epochs: Optional[int] = typer.Option(None, help="override the protocol's epochs (lr drop scales along)"),
+        encoder_weights: Optional[Path] = typer.Option(None, help="encoder weights file (.safetensors or .pth "
+                                                       "state_dict), e.g. ImageNet se_resnext50_32x4d for paper"),
         device: str = typer.Option("auto", help="auto, cpu or cuda"),
     ) -> None:
-        _run(experiment, data, folds, out, synthetic, protocol, folds_to_run, epochs, device)
+        _run(experiment, data, folds, out, synthetic, protocol, folds_to_run, epochs, encoder_weights, device)
 
     command.__doc__ = {"real": "Train on the real pairs of the other folds, test on each fold.",
                        "fake": "Train on synthetic pairs made from the other folds only, test on each real fold.",

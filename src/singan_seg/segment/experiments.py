@@ -110,7 +110,8 @@ def fake_label(pairs: list[SyntheticPair]) -> tuple[str, str]:
 def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, out_dir: str | Path,
                   synthetic: str | Path | None = None, protocol: str = "quick", folds_to_run: list[int] | None = None,
                   epochs: int | None = None, device: str = "auto", progress: bool = True,
-                  sizes: tuple[int, ...] = SMALL_SIZES, config: SegConfig | None = None) -> dict[str, Any]:
+                  sizes: tuple[int, ...] = SMALL_SIZES, encoder_weights: str | Path | None = None,
+                  config: SegConfig | None = None) -> dict[str, Any]:
     """Run (or resume) one experiment and rewrite OUT's results.json, results.md and iou.png.
 
     Args:
@@ -119,6 +120,7 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         synthetic: a build-dataset folder or an exported/samples folder (fake, real+fake, small-data).
         protocol: "quick" or "paper" (see train.PROTOCOLS); epochs overrides its epoch count.
         folds_to_run: test folds to run (default: all); ignored by small-data.
+        encoder_weights: a weights file for the encoder (e.g. ImageNet se_resnext50_32x4d for `paper`).
         config: a full SegConfig instead of protocol/epochs (tests).
     Returns:
         this experiment's entry of results.json.
@@ -128,7 +130,8 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     needs_synthetic = experiment != "real"
     if needs_synthetic and synthetic is None:
         raise InputError(f"experiment {experiment} needs --synthetic (a build-dataset or export folder)")
-    cfg = config or protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs)
+    overrides = {} if encoder_weights is None else {"encoder_weights": str(encoder_weights)}
+    cfg = config or protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs, **overrides)
     out = Path(out_dir)
     results = _read_results(out, cfg.protocol)
 
