@@ -66,7 +66,7 @@ class SegConfig:
 
 
 # The paper: UNet++ / se_resnext50_32x4d, 128 px, Adam 1e-4 for 50 epochs then 1e-5, 300 epochs (100 for the
-# small-data study). quick: the same loop sized for 2 CPU cores: a ~3x cheaper decoder, a light pretrained
+# small-data study). quick: the same loop sized for 2 CPU cores: a 1.4x cheaper decoder, a light pretrained
 # encoder, 20 epochs (68 CPU s per REAL epoch measured on one thread; benchmarks/results/segment_speed.json) and a
 # higher start lr for the short run, dropped 10x at 3/4 of it (not tuned).
 PROTOCOLS: dict[str, SegConfig] = {
