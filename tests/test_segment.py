@@ -279,10 +279,11 @@ def test_benchmark_writes_json_markdown_and_plot(tmp_path, real_dir):
     assert "| REAL | NA | 0,1,2 |" in table and "0.8266" in table and "| FAKE-1 | No ST | 1 |" in table
     with Image.open(tmp_path / "out" / "iou.png") as plot:
         assert plot.size[0] > 100
-    # a re-run reads the finished runs back instead of training again
+    # a re-run reads the finished runs back instead of training again, and keeps the other folds in the table
     again = run_benchmark("real", real_dir, real_dir / "folds.csv", tmp_path / "out", config=cfg, device="cpu",
-                          progress=False)
-    assert again["runs"]["fold0"]["metrics"] == entry["runs"]["fold0"]["metrics"]
+                          progress=False, folds_to_run=[2])
+    assert again["runs"]["fold2"]["metrics"] == entry["runs"]["fold2"]["metrics"]
+    assert list(again["runs"]) == ["fold0", "fold1", "fold2"] and again["mean"] == entry["mean"]
 
 
 def test_small_data_report_with_paper_numbers(tmp_path):

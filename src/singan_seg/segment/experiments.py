@@ -156,6 +156,10 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     entry = {"experiment": experiment, "label": label, "style": style, "protocol": cfg.protocol,
              "config": cfg.to_dict(), "data": str(data_dir), "folds_csv": str(folds_csv),
              "synthetic": None if syn_dir is None else str(syn_dir), "runs": {}}
+    previous = results["experiments"].get(key, {})
+    if {k: previous.get(k) for k in ("config", "data", "synthetic")} == {k: entry[k] for k in
+                                                                         ("config", "data", "synthetic")}:
+        entry["runs"] = dict(previous["runs"])  # folds run earlier with --folds-to-run stay in the table
     for run in runs:
         train = Arrays.concat([_take(real, [real_index[i] for i in run.real_train]),
                                _take(fake, [fake_index[p] for p in run.synthetic_train])])
@@ -169,12 +173,19 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
                                    "seconds": round(result.seconds, 1),
                                    "history": [{k: h[k] for k in ("epoch", "lr", "train_loss", "iou", "seconds")}
                                                for h in result.history]}
+        entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda item: _run_order(item[0])))
         if experiment != "small-data":
             entry["mean"], entry["sd"] = _mean_sd([r["metrics"] for r in entry["runs"].values()])
         results["experiments"][key] = entry
         results["machine"] = machine_info(resolve_device(device))
         write_reports(out, results)
     return entry
+
+
+def _run_order(name: str) -> tuple[int, int]:
+    """fold0 < fold1 ...; real-5 < fake-50 < real-10 ... (by the real count, real first)."""
+    kind, number = name.rstrip("0123456789").rstrip("-"), int(name.lstrip("abcdefghijklmnopqrstuvwxyz-"))
+    return (number // SMALL_PER_IMAGE, 1) if kind == "fake" else (number, 0)
 
 
 def _take(arrays: Arrays, index: list[int]) -> Arrays:
