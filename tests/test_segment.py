@@ -310,7 +310,8 @@ def test_user_encoder_weights_are_loaded_and_checked(tmp_path):
     from singan_seg.segment.model import build_segmenter
 
     source, _ = build_segmenter("resnet18", encoder_depth=3, decoder_channels=(16, 8, 4), weights=None)
-    save_file({k: v.contiguous() for k, v in source.net.encoder.state_dict().items()}, str(tmp_path / "enc.safetensors"))
+    tensors = {k: v.contiguous() for k, v in source.net.encoder.state_dict().items()}
+    save_file(tensors, str(tmp_path / "enc.safetensors"))
     model, note = build_segmenter("resnet18", encoder_depth=3, decoder_channels=(16, 8, 4),
                                   weights=tmp_path / "enc.safetensors")
     assert "enc.safetensors" in note and "sha256" in note

@@ -110,7 +110,7 @@ def fake_label(pairs: list[SyntheticPair]) -> tuple[str, str]:
 def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, out_dir: str | Path,
                   synthetic: str | Path | None = None, protocol: str = "quick", folds_to_run: list[int] | None = None,
                   epochs: int | None = None, device: str = "auto", progress: bool = True,
-                  sizes: tuple[int, ...] = SMALL_SIZES, encoder_weights: str | Path | None = None,
+                  sizes: tuple[int, ...] = SMALL_SIZES, encoder_weights: str | Path | None = None, seed: int = 0,
                   config: SegConfig | None = None) -> dict[str, Any]:
     """Run (or resume) one experiment and rewrite OUT's results.json, results.md and iou.png.
 
@@ -121,6 +121,7 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         protocol: "quick" or "paper" (see train.PROTOCOLS); epochs overrides its epoch count.
         folds_to_run: test folds to run (default: all); ignored by small-data.
         encoder_weights: a weights file for the encoder (e.g. ImageNet se_resnext50_32x4d for `paper`).
+        seed: model init, batch order, augmentation and the small-data subsets.
         config: a full SegConfig instead of protocol/epochs (tests).
     Returns:
         this experiment's entry of results.json.
@@ -130,7 +131,9 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     needs_synthetic = experiment != "real"
     if needs_synthetic and synthetic is None:
         raise InputError(f"experiment {experiment} needs --synthetic (a build-dataset or export folder)")
-    overrides = {} if encoder_weights is None else {"encoder_weights": str(encoder_weights)}
+    overrides: dict[str, Any] = {"seed": seed}
+    if encoder_weights is not None:
+        overrides["encoder_weights"] = str(encoder_weights)
     cfg = config or protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs, **overrides)
     out = Path(out_dir)
     results = _read_results(out, cfg.protocol)
