@@ -5,11 +5,12 @@ Predictions are thresholded at probability 0.5 and counted per image (smp.metric
     per-image (the headline)  each image's score, then the mean over images (smp reduction "micro-imagewise")
     pooled                    every pixel of the set counted together (smp reduction "micro")
 
-The paper does not say which it used, and its segmentation code is not public. It names smp and the EndoCV 2021
-winners' set-up; smp.utils' ValidEpoch averages the metric over validation batches, which is per image with the
-batch of one that smp's examples use (an assumption, not verified). So per-image is the headline, and
-zero_division=1 matches smp.utils' epsilon, which scores an empty prediction of an empty mask as perfect. "Dice loss" is the soft Dice loss of the sigmoid
-probabilities (no threshold; epsilon 1, as smp.utils.losses.DiceLoss), also averaged per image.
+The paper does not say which it used, and its segmentation code is not in its repository (singan-seg-polyp).
+It names smp and the EndoCV 2021 winners' set-up; smp.utils' ValidEpoch averages the metric over validation
+batches, which is per image with the batch of one that smp's examples use (an assumption, not verified). So
+per-image is the headline, and zero_division=1 matches smp.utils' epsilon, which scores an empty prediction of
+an empty mask as perfect. "Dice loss" is the soft Dice loss of the sigmoid probabilities (no threshold;
+epsilon 1, as smp.utils.losses.DiceLoss), also averaged per image.
 """
 
 from __future__ import annotations
