@@ -206,13 +206,32 @@ def test_cli_leakage_is_one_line_exit_2(tmp_path, real_dir):
 
 # ---- training ---------------------------------------------------------------------------------------------
 
-def test_training_lowers_the_loss():
-    result = train_segmenter(blob_arrays(16, 0), blob_arrays(8, 1), TINY, device="cpu", progress=False)
+def test_training_lowers_the_loss_and_keeps_the_best_epoch(tmp_path):
+    from singan_seg.segment.data import SegDataset
+    from singan_seg.segment.train import load_best, validate
+
+    val = blob_arrays(8, 1)
+    result = train_segmenter(blob_arrays(16, 0), val, TINY, out_dir=tmp_path, device="cpu", progress=False)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0] - 0.05, losses
     assert result.best["iou"] == max(h["iou"] for h in result.history)
     assert result.history[result.best_epoch]["iou"] == result.best["iou"]
     assert result.weights_note == "random-init"
+    # the best checkpoint alone rebuilds the model that scored it
+    again = validate(load_best(tmp_path), SegDataset(val), torch.device("cpu"))
+    assert again["iou"] == pytest.approx(result.best["iou"], abs=1e-6)
+
+
+def test_protocols():
+    paper = protocol_config("paper")
+    assert (paper.encoder, paper.size, paper.epochs, paper.encoder_weights) == ("se_resnext50_32x4d", 128, 300, None)
+    assert paper.lr_at(49) == 1e-4 and paper.lr_at(50) == 1e-5
+    assert protocol_config("paper", small_data=True).epochs == 100
+    short = protocol_config("paper", epochs=30)
+    assert short.lr_drop_epoch == 5  # the drop stays at 1/6 of the run
+    assert protocol_config("quick").encoder == "efficientnet-lite0"
+    with pytest.raises(InputError, match="unknown protocol 'fast'"):
+        protocol_config("fast")
 
 
 def test_resume_equals_uninterrupted(tmp_path):
