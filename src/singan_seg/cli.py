@@ -413,8 +413,10 @@ def evaluate_report(
 
 
 from .baselines.cli import app as baseline_app  # noqa: E402
+from .segment.cli import app as benchmark_app  # noqa: E402
 
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(benchmark_app, name="benchmark")
 
 
 def main() -> None:
