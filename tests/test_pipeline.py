@@ -14,6 +14,7 @@ from PIL import Image
 
 import singan_seg as ss
 from singan_seg.data.dataset import find_pairs, make_folds, read_folds, write_folds
+from singan_seg.files import exclusive_dir_lock
 from singan_seg.pipeline import DatasetSettings, build_dataset, export_training_set
 
 SETTINGS = DatasetSettings(preset="tiny", per_image=2, seed=1)
@@ -113,6 +114,18 @@ def test_other_settings_are_refused(tmp_path, dataset):
     build(dataset, tmp_path / "syn", limit=1)
     with pytest.raises(ss.OutputExistsError, match="per_image 2 .saved. vs 3"):
         build(dataset, tmp_path / "syn", limit=1, settings=DatasetSettings(preset="tiny", per_image=3, seed=1))
+
+
+def test_a_second_build_on_the_same_folder_is_refused(tmp_path, dataset):
+    out = tmp_path / "syn"
+    out.mkdir()
+    with exclusive_dir_lock(out, "build-dataset"):  # as a concurrent build-dataset process would hold it
+        with pytest.raises(ss.InputError, match="another build-dataset is writing to this folder"):
+            build(dataset, out, limit=1)
+        assert list(out.iterdir()) == []  # refused before writing anything
+    assert build(dataset, out, limit=1).ok  # the lock went with its holder
+    with exclusive_dir_lock(out, "build-dataset"):  # and the finished build released its own
+        pass
 
 
 def test_input_problems_are_found_before_any_work(tmp_path, dataset):

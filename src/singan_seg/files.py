@@ -141,3 +141,25 @@ def prepare_checkpoint_dir(out: Path, holds_checkpoint: bool, resume: bool, over
         raise OutputExistsError(out, f"files that are not a {kind}",
                                 "choose a new or empty directory (or --overwrite to write beside them)")
     return False
+
+
+@contextlib.contextmanager
+def exclusive_dir_lock(folder: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `folder` (POSIX flock on the folder itself, so no lock file to clean
+    up); the kernel drops it when the process exits, even when killed. Another holder gives a one-line error.
+    Where flock is missing (Windows) this does nothing."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"another {what} is writing to this folder; let it finish or stop it first",
+                             folder) from None
+        yield
+    finally:
+        os.close(fd)

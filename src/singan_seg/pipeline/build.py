@@ -32,7 +32,7 @@ from ..data.dataset import PairFiles, find_pairs, read_folds
 from ..data.pairs import load_pair
 from ..data.samples_dir import read_manifest, write_manifest
 from ..errors import InputError, OutputExistsError
-from ..files import staging_dir, write_json_atomic
+from ..files import exclusive_dir_lock, staging_dir, write_json_atomic
 from ..model.pyramid import compute_pyramid
 from .backends import run_local, run_ray
 from .job import PairJob, is_done
@@ -148,38 +148,43 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         result.estimate = estimate_cost(pairs, settings, workers, device)
         return result
 
-    _prepare_out_dir(out, settings, overwrite)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a directory", out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "dataset.json", {"format": "singan-seg-dataset", "format_version": DATASET_FORMAT,
-                                             "settings": settings.to_dict(),
-                                             "pairs": {j.id: j.fold for j in jobs}})
-    started = time.perf_counter()
-    if batch_models > 1:
-        train_batched(jobs, settings, device, batch_models, threads, progress)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[status]}"), TimeRemainingColumn(), disable=not progress) as bar:
-        task = bar.add_task("pairs", total=len(jobs), status="")
+    # One writer per dataset folder: a second build-dataset on it would train the same pairs twice and race on
+    # the manifest. The lock goes with the process (also on SIGKILL), so a crashed run never blocks a re-run.
+    with exclusive_dir_lock(out, "build-dataset"):
+        _prepare_out_dir(out, settings, overwrite)
+        write_json_atomic(out / "dataset.json", {"format": "singan-seg-dataset", "format_version": DATASET_FORMAT,
+                                                 "settings": settings.to_dict(),
+                                                 "pairs": {j.id: j.fold for j in jobs}})
+        started = time.perf_counter()
+        if batch_models > 1:
+            train_batched(jobs, settings, device, batch_models, threads, progress)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeRemainingColumn(), disable=not progress) as bar:
+            task = bar.add_task("pairs", total=len(jobs), status="")
 
-        def on_result(r: dict[str, Any]) -> None:
-            if r["status"] == "failed":
-                result.failed[r["id"]] = r["error"]
+            def on_result(r: dict[str, Any]) -> None:
+                if r["status"] == "failed":
+                    result.failed[r["id"]] = r["error"]
+                else:
+                    (result.done if r["status"] == "done" else result.skipped).append(r["id"])
+                bar.update(task, advance=1, status=f"done {len(result.done) + len(result.skipped)}  "
+                                                   f"failed {len(result.failed)}")
+
+            if backend == "ray":
+                run_ray(jobs, settings, on_result, address=ray_address, device=device, cpus_per_job=threads or 2)
             else:
-                (result.done if r["status"] == "done" else result.skipped).append(r["id"])
-            bar.update(task, advance=1, status=f"done {len(result.done) + len(result.skipped)}  "
-                                               f"failed {len(result.failed)}")
-
-        if backend == "ray":
-            run_ray(jobs, settings, on_result, address=ray_address, device=device, cpus_per_job=threads or 2)
+                run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
+        result.seconds = time.perf_counter() - started
+        write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+        failures = out / "failures.json"
+        if result.failed:
+            write_json_atomic(failures, result.failed)
         else:
-            run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
-    result.seconds = time.perf_counter() - started
-    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
-    failures = out / "failures.json"
-    if result.failed:
-        write_json_atomic(failures, result.failed)
-    else:
-        failures.unlink(missing_ok=True)
-    return result
+            failures.unlink(missing_ok=True)
+        return result
 
 
 def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, batch_models: int,
