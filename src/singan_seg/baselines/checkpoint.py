@@ -22,6 +22,7 @@ from torch import nn
 from .. import __version__
 from ..errors import CheckpointError
 from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
+from ..model.checkpoint import load_checked_state
 from .config import BaselineConfig
 
 FORMAT_NAME = "singan-seg-baseline"
@@ -102,12 +103,4 @@ def load_into(net: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, pat
     """Load `prefix.*` tensors into `net`, refusing missing tensors or wrong shapes with a one-line error."""
     start = prefix + "."
     state = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    if missing:
-        raise CheckpointError(f"{prefix} lacks tensors {missing[:3]}", path)
-    for key, value in expected.items():
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise CheckpointError(f"{prefix}: tensor {key} has shape {tuple(state[key].shape)}, expected "
-                                  f"{tuple(value.shape)}", path)
-    net.load_state_dict(state, strict=True)
+    load_checked_state(net, state, path, prefix)

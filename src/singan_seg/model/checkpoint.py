@@ -130,26 +130,29 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torc
                       rec_noise=tensors.get("rec_noise"))
     for n in range(meta["trained_scales"]):
         generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size, config.norm)
-        _load_state(generator, _unprefixed(f"generators.{n}", tensors), path, f"generator {n}")
+        load_checked_state(generator, _unprefixed(f"generators.{n}", tensors), path, f"generator {n}")
         model.add_scale(generator.eval(), meta["noise_amps"][n])
     discriminator = None
     if with_discriminator and meta.get("has_discriminator"):
         last = meta["trained_scales"] - 1
         discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size, config.norm)
-        _load_state(discriminator, _unprefixed("discriminator", tensors), path, "discriminator")
+        load_checked_state(discriminator, _unprefixed("discriminator", tensors), path, "discriminator")
         discriminator.to(device)
     for p in model.generators.parameters():
         p.requires_grad_(False)
     return model.to(device), discriminator
 
 
-def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:
+def load_checked_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, what: str,
+                       error: type[Exception] = CheckpointError, allow_extra: bool = False) -> None:
+    """Load `state` into `module`, refusing missing tensors or wrong shapes with a one-line `error` naming `path`
+    (torch's own message is a multi-line dump). `allow_extra` ignores tensors the module does not have."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     if missing:
-        raise CheckpointError(f"{what} lacks tensors {missing[:3]}", path)
+        raise error(f"{what} lacks {len(missing)} tensors, e.g. {missing[:3]}", path)
     for key, value in expected.items():
         if tuple(state[key].shape) != tuple(value.shape):
-            raise CheckpointError(f"{what}: tensor {key} has shape {tuple(state[key].shape)}, "
-                                  f"expected {tuple(value.shape)}", path)
-    module.load_state_dict(state, strict=True)
+            raise error(f"{what}: tensor {key!r} has shape {tuple(state[key].shape)}, expected "
+                        f"{tuple(value.shape)}", path)
+    module.load_state_dict({k: state[k] for k in expected} if allow_extra else state, strict=True)

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..files import sha256_file
+from ..model.checkpoint import load_checked_state
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +132,5 @@ def _load_plain(encoder: nn.Module, path: Path) -> str:
     from ..style.backbones import read_state_dict
 
     state = read_state_dict(path)
-    wanted = encoder.state_dict()
-    missing = [k for k in wanted if k not in state]
-    if missing:
-        raise InputError(f"weights lack {len(missing)} encoder tensors, e.g. {missing[0]!r}", path)
-    for key, target in wanted.items():
-        if tuple(state[key].shape) != tuple(target.shape):
-            raise InputError(f"weights {key!r} have shape {tuple(state[key].shape)}, the encoder needs "
-                             f"{tuple(target.shape)}", path)
-    encoder.load_state_dict({k: state[k] for k in wanted})
+    load_checked_state(encoder, state, path, "encoder weights", error=InputError, allow_extra=True)
     return f"{path.name} (sha256 {sha256_file(path)[:16]}...)"
