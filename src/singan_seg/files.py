@@ -107,12 +107,19 @@ def read_versioned_json(folder: str | Path, file_name: str, format_name: str, ma
         raise CheckpointError(f"{kind} not found", folder)
     if not path.is_file():
         raise CheckpointError(f"not a {kind}: no {file_name}", folder)
+    return parse_versioned_json(path.read_bytes(), path, format_name, max_version, "config", wrong_format_hint)
+
+
+def parse_versioned_json(data: bytes, path: str | Path, format_name: str, max_version: int, what: str,
+                         wrong_format_hint: str = "") -> dict[str, Any]:
+    """JSON `data` (read from `path`, named in errors) as a dict, after checking its "format" is `format_name`
+    and its "format_version" is one this version reads."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"corrupt JSON ({exc})", path) from None
     if not isinstance(meta, dict) or meta.get("format") != format_name:
-        raise CheckpointError(f"not a {format_name} config{wrong_format_hint}", path)
+        raise CheckpointError(f"not a {format_name} {what}{wrong_format_hint}", path)
     version = meta.get("format_version")
     if not isinstance(version, int) or version > max_version:
         writer = f" (it was written by version {meta['package_version']})" if meta.get("package_version") else ""

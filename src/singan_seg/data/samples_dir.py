@@ -70,6 +70,16 @@ def write_manifest(path: Path, rows: Iterable[dict]) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+def read_manifest_rows(manifest: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a manifest.csv, refusing one that lacks any of the `required` columns."""
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"manifest lacks columns {missing}", manifest)
+        return list(reader)
+
+
 def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str, str]]:
     """Rows of DIR/manifest.csv after checking the layout; with `verify`, every file's sha256 too."""
     directory = Path(directory)
@@ -81,12 +91,7 @@ def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str,
     manifest = directory / "manifest.csv"
     if not manifest.is_file():
         raise InputError("not a samples directory: no manifest.csv", directory)
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("stem", "image", "mask") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"manifest lacks columns {missing}", manifest)
-        rows = list(reader)
+    rows = read_manifest_rows(manifest, ("stem", "image", "mask"))
     for row in rows:
         for column in ("image", "mask"):
             file = directory / row[column]

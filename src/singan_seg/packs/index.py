@@ -8,13 +8,12 @@ may come from a URL): they must be plain relative paths inside the pack.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import CheckpointError, InputError
-from ..files import sha256_file
+from ..files import parse_versioned_json, sha256_file
 
 FORMAT_NAME = "singan-seg-pack"
 FORMAT_VERSION = 1
@@ -42,17 +41,7 @@ def safe_relpath(name: str, index_path: str | Path) -> str:
 
 def parse_index(data: bytes, path: str | Path) -> dict[str, Any]:
     """Parse and validate pack.json bytes (format, version, ids, file names); `path` is named in errors."""
-    try:
-        index = json.loads(data.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"corrupt JSON ({exc})", path) from None
-    if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"not a {FORMAT_NAME} index", path)
-    version = index.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"pack format version {version} is newer than this singan-seg reads ({FORMAT_VERSION}); "
-                              f"upgrade singan-seg (the pack was written by version {index.get('package_version')})",
-                              path)
+    index = parse_versioned_json(data, path, FORMAT_NAME, FORMAT_VERSION, "index")
     files = index.get("files")
     generators = index.get("generators")
     if not isinstance(files, dict) or not isinstance(generators, list):

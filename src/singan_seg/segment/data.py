@@ -13,7 +13,6 @@ is seeded by (seed, epoch, index), so a resumed run sees the same batches as an 
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from PIL import Image
 
 from ..data.dataset import find_pairs, read_folds
+from ..data.samples_dir import read_manifest_rows
 from ..errors import InputError
 from ..model.singan import seeded_generator
 
@@ -75,12 +75,7 @@ def synthetic_pairs(directory: str | Path, folds: dict[str, int], folds_csv: str
     if not manifest.is_file():
         raise InputError("not a synthetic dataset: no manifest.csv (use a build-dataset or export folder)",
                          directory)
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("image", "mask", "source_id") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"manifest lacks columns {missing}", manifest)
-        rows = list(reader)
+    rows = read_manifest_rows(manifest, ("image", "mask", "source_id"))
     if not rows:
         raise InputError("manifest lists no pairs", manifest)
     out = []
