@@ -75,7 +75,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="training budget per model, steps")
     parser.add_argument("--paper-budget", action="store_true", help="the papers' batch sizes and steps (GPU)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--width", type=int, default=None, help="channel scale for every arch (default: papers')")
+    parser.add_argument("--width", default=None,
+                        help="channel scale: one number for every arch, or per arch as dcgan=32,progan=64,fastgan=16 "
+                             "(default: the papers')")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what --minutes counts: elapsed time, or this process's CPU time (fair on a busy CPU)")
     parser.add_argument("--num", type=int, default=1000, help="pairs per generated set (paper: 1000)")
     parser.add_argument("--sets", type=int, default=5, help="generated sets per model (paper: 5)")
     parser.add_argument("--real-limit", type=int, default=None, help="FID against the first N real images only")
@@ -98,7 +102,26 @@ def parse_args() -> argparse.Namespace:
         args.out = REPO / "benchmarks" / "results" / name
     if args.time_steps is None and not args.paper_budget and (args.minutes is None) == (args.steps is None):
         parser.error("give the training budget: --minutes or --steps (or --paper-budget)")
+    try:
+        args.widths = parse_widths(args.width, args.archs.split(","))
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
+
+
+def parse_widths(text: str | None, archs: list[str]) -> dict[str, int | None]:
+    """'32' -> every arch 32; 'dcgan=32,fastgan=16' -> those two (others: the paper's); None -> papers'."""
+    if text is None:
+        return {arch: None for arch in archs}
+    if "=" not in text:
+        return {arch: int(text) for arch in archs}
+    widths: dict[str, int | None] = {arch: None for arch in archs}
+    for item in text.split(","):
+        arch, _, value = item.partition("=")
+        if arch not in ARCH_MODULES:
+            raise ValueError(f"--width: unknown arch {arch!r}; known: {sorted(ARCH_MODULES)}")
+        widths[arch] = int(value)
+    return widths
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -127,18 +150,25 @@ def budget_for(args: argparse.Namespace, arch: str, n_pairs: int) -> tuple[int, 
     if args.paper_budget:
         batch, steps = PAPER_BUDGET[arch](args.resolution, n_pairs)
         return batch, {"steps": max(1, steps)}
-    return args.batch_size, ({"minutes": args.minutes} if args.minutes is not None else {"steps": args.steps})
+    if args.minutes is not None:
+        return args.batch_size, {"minutes": args.minutes, "clock": args.clock}
+    return args.batch_size, {"steps": args.steps}
 
 
 def trained_model(args, arch: str, data, name: str) -> tuple[Path, dict]:
     """Reuse a complete model dir under --models, or train (resuming an interrupted one) with the budget."""
     model_dir = args.models / name
     batch, budget = budget_for(args, arch, len(data))
-    if is_baseline_dir(model_dir) and read_meta(model_dir)["training"]["complete"]:
+    config = baseline_config(arch, resolution=args.resolution, batch_size=batch, width=args.widths.get(arch),
+                             seed=args.seed)
+    saved = read_meta(model_dir) if is_baseline_dir(model_dir) else None
+    if saved is not None and saved["config"].get("width") != config.width:
+        raise SystemExit(f"{model_dir}: trained with width {saved['config'].get('width')}, not {config.width}; "
+                         "give another --models folder")
+    if saved is not None and saved["training"]["complete"]:
         print(f"{name}: reusing {model_dir}")
     else:
-        config = baseline_config(arch, resolution=args.resolution, batch_size=batch, width=args.width, seed=args.seed)
-        train_baseline(data, config, model_dir, device=args.device, resume=is_baseline_dir(model_dir), **budget)
+        train_baseline(data, config, model_dir, device=args.device, resume=saved is not None, **budget)
     training = read_meta(model_dir)["training"]
     info = {"model": str(model_dir), "steps": training["step"], "train_seconds": training["seconds"],
             "seconds_per_step": training["seconds"] / max(training["step"], 1), "budget": training["budget"],
@@ -201,7 +231,8 @@ def time_steps(args) -> dict:
     real = data.batch(list(range(args.batch_size)), dev)
     result = {}
     for arch in args.archs.split(","):
-        config = baseline_config(arch, resolution=args.resolution, batch_size=args.batch_size, width=args.width)
+        config = baseline_config(arch, resolution=args.resolution, batch_size=args.batch_size,
+                                 width=args.widths.get(arch))
         nets = build_networks(config, dev)
         opts = make_optimizers(nets, config)
         points = {"first level": 0.0, "full size": 1.0} if arch == "progan" else {"": 1.0}
@@ -270,7 +301,10 @@ def table5(args) -> dict:
 def budget_text(args) -> str:
     if args.paper_budget:
         return "the papers' (see PAPER_BUDGET)"
-    return f"{args.minutes} min of training per model" if args.minutes is not None else f"{args.steps} steps per model"
+    if args.minutes is not None:
+        clock = "CPU time, one thread" if args.clock == "cpu" else "wall-clock"
+        return f"{args.minutes} min ({clock}) of training per model"
+    return f"{args.steps} steps per model"
 
 
 def main(args: argparse.Namespace) -> None:

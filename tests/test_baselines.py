@@ -235,4 +235,27 @@ def test_a_minutes_budget_stops_once_the_training_time_is_spent(phantoms, tmp_pa
     per_step = result.seconds / result.step
     assert result.seconds < 0.6 + 2 * per_step + 0.5  # it stops at the first step past the budget
     training = json.loads((tmp_path / "m" / "config.json").read_text())["training"]
-    assert training["complete"] and training["budget"] == {"steps": None, "minutes": 0.01}
+    assert training["complete"] and training["budget"] == {"steps": None, "minutes": 0.01, "clock": "wall"}
+
+
+def test_a_cpu_clock_budget_ignores_time_spent_waiting(phantoms, tmp_path, monkeypatch):
+    # A step that also waits 50 ms (as if other processes held the CPU): the wall clock counts the wait, the CPU
+    # clock does not, so the same budget buys many more steps on the CPU clock.
+    import time as time_module
+
+    original = ARCH_MODULES["dcgan"].train_step
+
+    def slow_step(*args, **kwargs):
+        time_module.sleep(0.05)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ARCH_MODULES["dcgan"], "train_step", slow_step)
+    data, config = data_for("dcgan", phantoms), tiny_config("dcgan", checkpoint_every=1000)
+    wall = train_baseline(data, config, None, minutes=0.002, device="cpu", progress=False)
+    cpu = train_baseline(data, config, tmp_path / "m", minutes=0.002, device="cpu", progress=False, clock="cpu")
+    assert wall.step <= 0.12 / 0.05 + 1 and cpu.step > 2 * wall.step
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["training"]["budget"]["clock"] == "cpu"
+    with pytest.raises(CheckpointError, match="cpu clock"):
+        train_baseline(data, config, tmp_path / "m", minutes=0.004, device="cpu", progress=False, resume=True)
+    with pytest.raises(InputError, match="clock should be one of"):
+        train_baseline(data, config, None, minutes=0.002, device="cpu", progress=False, clock="gpu")

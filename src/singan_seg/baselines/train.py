@@ -95,14 +95,25 @@ def data_digest(data: PairSet) -> str:
 # Budget and progress
 # ----------------------------------------------------------------------------------------------------------
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 @dataclass(frozen=True)
 class Budget:
+    """Steps, or minutes on a clock: "wall" (elapsed time) or "cpu" (this process's CPU time, all threads).
+
+    The CPU clock makes a minutes budget fair on a shared or busy machine: a model gets the same compute whatever
+    else runs beside it (with one thread, a CPU minute is what one quiet core does in a minute).
+    """
     steps: int | None = None
     minutes: float | None = None
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise InputError("give a training budget: either steps or minutes (not both)")
+        if self.clock not in CLOCKS:
+            raise InputError(f"clock should be one of {sorted(CLOCKS)}, got {self.clock!r}")
         if self.steps is not None and self.steps < 1:
             raise InputError(f"steps should be at least 1, got {self.steps}")
         if self.minutes is not None and self.minutes <= 0:
@@ -114,7 +125,7 @@ class Budget:
         return min(spent, 1.0)
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "minutes": self.minutes}
+        return {"steps": self.steps, "minutes": self.minutes, "clock": self.clock}
 
 
 class BudgetProgress:
@@ -199,7 +210,7 @@ class TrainResult:
 def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | None = None,
                    steps: int | None = None, minutes: float | None = None, device: str | torch.device = "auto",
                    resume: bool = False, overwrite: bool = False, progress: bool = True,
-                   stop_after: int | None = None) -> TrainResult:
+                   stop_after: int | None = None, clock: str = "wall") -> TrainResult:
     """Train one 4-channel baseline GAN on a set of image/mask pairs.
 
     Args:
@@ -207,6 +218,7 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
         config: `baseline_config(arch, ...)`; the arch's published settings unless overridden.
         out_dir: model directory, checkpointed every `config.checkpoint_every` steps and at the end (None: memory).
         steps / minutes: the budget, exactly one of them; minutes count training time only.
+        clock: what a minute is: "wall" (elapsed) or "cpu" (process CPU time; CPU devices only).
         device: "auto" (CUDA when present), "cpu" or "cuda".
         resume: continue the checkpoint in `out_dir` up to the (possibly larger) budget; same settings and data.
         overwrite: replace a baseline model in `out_dir`.
@@ -219,8 +231,11 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
     """
     if data.resolution != config.resolution:
         raise InputError(f"the pairs are {data.resolution} px but the config asks for {config.resolution} px")
-    budget = Budget(steps=steps, minutes=minutes)
+    budget = Budget(steps=steps, minutes=minutes, clock=clock)
     dev = resolve_device(device)
+    if budget.clock == "cpu" and dev.type != "cpu":
+        raise InputError(f"a CPU-time budget only measures CPU training; use clock 'wall' on {dev.type}")
+    now = CLOCKS[budget.clock]
     arch = ARCH_MODULES[config.arch]
     out = Path(out_dir) if out_dir is not None else None
     nets = build_networks(config, dev)
@@ -228,6 +243,10 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
     state = {"step": 0, "seconds": 0.0, "history": []}
     if out is not None and _check_out_dir(out, resume, overwrite):
         state = restore(out, config, data, nets, opts)
+        saved_clock = state["budget"].get("clock", "wall")
+        if budget.minutes is not None and saved_clock != budget.clock:
+            raise CheckpointError(f"cannot resume: the model's minutes were counted on the {saved_clock} clock, "
+                                  f"not {budget.clock}", out)
         log.info("resuming %s at step %d (%.1f min trained)", out, state["step"], state["seconds"] / 60)
     step, seconds, history = state["step"], state["seconds"], list(state["history"])
     for net in nets.values():
@@ -252,7 +271,7 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
     interval: list[dict[str, float]] = []
     with BudgetProgress(budget, config.arch, progress) as bar:
         while budget.fraction(step, seconds) < 1.0 and (stop_after is None or step < stop_after):
-            started = time.perf_counter()
+            started = now()
             real = data.batch(order.indices(step), dev)  # (B, 4, R, R)
             with seeded_rng(_seed_of(config.seed, 1, step), dev):
                 step_losses = arch.train_step(nets, opts, real, config, budget.fraction(step, seconds))
@@ -260,7 +279,7 @@ def train_baseline(data: PairSet, config: BaselineConfig, out_dir: str | Path | 
                 update_ema(nets["G_ema"], nets["G"], config.ema)
             values = {k: float(v) for k, v in step_losses.items()}
             step += 1
-            seconds += time.perf_counter() - started
+            seconds += now() - started
             losses.append(values)
             interval.append(values)
             bar.update(step, seconds, values)
