@@ -68,6 +68,13 @@ def test_export_excluding_a_fold_leaks_nothing(tmp_path, dataset):
     assert {r["source_id"] for r in rows} == {"p1", "p3"}
     folds = read_folds(dataset / "folds.csv")
     assert all(folds[r["source_id"]] != 0 for r in rows)
+    # FAKE-1: the first sample of each remaining source; asking for more than were made is refused
+    assert export_training_set(tmp_path / "syn", tmp_path / "fake1", exclude_fold=0, per_image=1) == 2
+    rows = ss.data.read_manifest(tmp_path / "fake1", verify=True)
+    assert sorted((r["source_id"], r["index"]) for r in rows) == [("p1", "0"), ("p3", "0")]
+    with pytest.raises(ss.InputError, match="fewer than 3 samples"):
+        export_training_set(tmp_path / "syn", tmp_path / "fake3", per_image=3)
+    assert not (tmp_path / "fake3").exists()
 
 
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):

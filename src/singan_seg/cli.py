@@ -191,12 +191,13 @@ def export(
     dataset: Path = typer.Argument(..., help="a folder written by build-dataset"),
     out: Path = typer.Option(..., help="samples folder to write (images/, masks/, manifest.csv)"),
     exclude_fold: Optional[int] = typer.Option(None, help="leave out samples whose source is in this fold"),
+    per_image: Optional[int] = typer.Option(None, help="only the first N samples of each real pair (FAKE-N)"),
     overwrite: bool = typer.Option(False, help="replace an existing folder"),
 ) -> None:
     """Export a training set of synthetic pairs, without the samples made from one fold's images."""
     from .pipeline import export_training_set
 
-    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite)
+    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite, per_image=per_image)
     console.print(f"[green]{count} pairs written to {out}[/green]")
 
 

@@ -230,11 +230,29 @@ def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: in
                     "per-pair time holds with threads split between workers"}
 
 
+def first_per_source(rows: list[dict], per_image: int, manifest: Path) -> list[dict]:
+    """The first `per_image` rows of each source (by sample index), in manifest order."""
+    if per_image < 1:
+        raise InputError(f"per_image should be at least 1, got {per_image}")
+    ranked: dict[str, list[int]] = {}
+    for position, row in enumerate(rows):
+        ranked.setdefault(row["source_id"], []).append(position)
+    keep: set[int] = set()
+    for positions in ranked.values():
+        positions.sort(key=lambda i: int(rows[i].get("index") or 0))
+        keep.update(positions[:per_image])
+    short = sorted(source for source, positions in ranked.items() if len(positions) < per_image)
+    if short:
+        raise InputError(f"{len(short)} source(s) have fewer than {per_image} samples (e.g. {short[0]})", manifest)
+    return [row for i, row in enumerate(rows) if i in keep]
+
+
 def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fold: int | None = None,
-                        overwrite: bool = False) -> int:
+                        overwrite: bool = False, per_image: int | None = None) -> int:
     """Copy the synthetic pairs whose source is not in `exclude_fold` into a flat samples dir; return the count.
 
     This is the training set for the run that tests on fold `exclude_fold`: no sample made from a test image.
+    `per_image` keeps only the first N samples (by index) of each source: the paper's FAKE-N sets.
     """
     dataset, out = Path(dataset_dir), Path(out_dir)
     manifest = dataset / "manifest.csv"
@@ -246,6 +264,8 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
         if any(r.get("fold", "") == "" for r in rows):
             raise InputError("this dataset was built without folds; cannot exclude a fold", manifest)
         rows = [r for r in rows if int(r["fold"]) != exclude_fold]
+    if per_image is not None:
+        rows = first_per_source(rows, per_image, manifest)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
     with staging_dir(out) as staging:
