@@ -35,7 +35,7 @@ import torch
 from singan_seg.baselines import baseline_config, generate_baseline, load_pair_set, train_baseline
 from singan_seg.baselines.checkpoint import is_baseline_dir, read_meta
 from singan_seg.baselines.train import ARCH_MODULES, build_networks, make_optimizers, seeded_rng
-from singan_seg.data.samples_dir import read_manifest
+from singan_seg.data.samples_dir import read_manifest, read_manifest_rows
 from singan_seg.device import machine_info, resolve_device
 from singan_seg.evaluate import ImageSet, fid, load_image_set
 from singan_seg.files import write_json_atomic
@@ -207,7 +207,10 @@ def singan_table5(args, path: Path | None, ids: list[str], real: ImageSet) -> di
     """For set k: the k-th sample of each of the n sources (all n must have one)."""
     by_source: dict[str, list[tuple[Path, dict]]] = {}
     for directory in singan_sets(path):
-        for row in read_manifest(directory):
+        # a samples dir, or a build-dataset folder (its manifest lists pairs/<id>/samples/... paths)
+        rows = (read_manifest(directory) if (directory / "images").is_dir()
+                else read_manifest_rows(directory / "manifest.csv", ("image", "mask", "source_id")))
+        for row in rows:
             by_source.setdefault(row["source_id"], []).append((directory, row))
     if not ids or any(len(by_source.get(i, [])) < args.sets for i in ids):
         return None
