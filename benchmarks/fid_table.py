@@ -162,8 +162,10 @@ def trained_model(args, arch: str, data, name: str) -> tuple[Path, dict]:
     config = baseline_config(arch, resolution=args.resolution, batch_size=batch, width=args.widths.get(arch),
                              seed=args.seed)
     saved = read_meta(model_dir) if is_baseline_dir(model_dir) else None
-    if saved is not None and saved["config"].get("width") != config.width:
-        raise SystemExit(f"{model_dir}: trained with width {saved['config'].get('width')}, not {config.width}; "
+    different = sorted(k for k, v in config.to_dict().items()
+                       if saved is not None and k != "checkpoint_every" and saved["config"].get(k) != v)
+    if different:
+        raise SystemExit(f"{model_dir}: trained with other settings ({', '.join(different)}); "
                          "give another --models folder")
     if saved is not None and saved["training"]["complete"]:
         print(f"{name}: reusing {model_dir}")
