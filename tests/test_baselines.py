@@ -239,21 +239,31 @@ def test_a_minutes_budget_stops_once_the_training_time_is_spent(phantoms, tmp_pa
 
 
 def test_a_cpu_clock_budget_ignores_time_spent_waiting(phantoms, tmp_path, monkeypatch):
-    # A step that also waits 50 ms (as if other processes held the CPU): the wall clock counts the wait, the CPU
-    # clock does not, so the same budget buys many more steps on the CPU clock.
+    # A step that also waits 100 ms (as if other processes held the CPU): the wall clock counts the wait, the CPU
+    # clock does not, so the same budget buys more steps on the CPU clock. One thread, so that CPU time is not
+    # inflated by other threads' spinning.
     import time as time_module
 
     original = ARCH_MODULES["dcgan"].train_step
 
     def slow_step(*args, **kwargs):
-        time_module.sleep(0.05)
+        time_module.sleep(0.1)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(ARCH_MODULES["dcgan"], "train_step", slow_step)
     data, config = data_for("dcgan", phantoms), tiny_config("dcgan", checkpoint_every=1000)
-    wall = train_baseline(data, config, None, minutes=0.002, device="cpu", progress=False)
-    cpu = train_baseline(data, config, tmp_path / "m", minutes=0.002, device="cpu", progress=False, clock="cpu")
-    assert wall.step <= 0.12 / 0.05 + 1 and cpu.step > 2 * wall.step
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        wall = train_baseline(data, config, None, minutes=0.005, device="cpu", progress=False)
+        started = time_module.perf_counter()
+        cpu = train_baseline(data, config, tmp_path / "m", minutes=0.005, device="cpu", progress=False, clock="cpu")
+        elapsed = time_module.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
+    assert wall.seconds >= 0.1 * wall.step and wall.step <= 0.3 / 0.1 + 1  # the waits count on the wall clock
+    assert cpu.seconds >= 0.3 and elapsed - cpu.seconds >= 0.09 * cpu.step  # ...and not on the CPU clock
+    assert cpu.step > wall.step
     assert json.loads((tmp_path / "m" / "config.json").read_text())["training"]["budget"]["clock"] == "cpu"
     with pytest.raises(CheckpointError, match="cpu clock"):
         train_baseline(data, config, tmp_path / "m", minutes=0.004, device="cpu", progress=False, resume=True)
