@@ -17,7 +17,6 @@ and style. If batched training fails, the jobs train their pairs one by one as u
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import shutil
@@ -30,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..data.dataset import PairFiles, find_pairs, read_folds
 from ..data.pairs import load_pair
-from ..data.samples_dir import read_manifest, write_manifest
+from ..data.samples_dir import read_manifest, read_manifest_rows, write_manifest
 from ..errors import InputError, OutputExistsError
 from ..files import exclusive_dir_lock, staging_dir, write_json_atomic
 from ..model.pyramid import compute_pyramid
@@ -258,8 +257,7 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
     manifest = dataset / "manifest.csv"
     if not manifest.is_file():
         raise InputError("not a built dataset: no manifest.csv", dataset)
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_manifest_rows(manifest, ("image", "mask", "source_id"))
     if exclude_fold is not None:
         if any(r.get("fold", "") == "" for r in rows):
             raise InputError("this dataset was built without folds; cannot exclude a fold", manifest)
