@@ -9,7 +9,8 @@ is scored against that pair, resized to the samples' size (`singan_seg.evaluate`
 - memorisation: share of sample patches with a near-identical real patch, and the largest area copied verbatim
   at one offset (mean and max over samples) - copying is the patch method's known weakness.
 SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for a smoke run, or
-`--presets fast --max-size 128`) or read from --models-root, a finished `build-dataset` output
+`--presets fast --max-size 128`), trained here as variants of a preset (`--variant lazy=fast:gp_every=4`)
+or read from --models-root, a finished `build-dataset` output
 (pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json;
 pairs without a finished model there are skipped (the table's `pairs` column says how many were scored).
 The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json
@@ -52,6 +53,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=5, help="first N ids of folds.csv, sorted")
     parser.add_argument("--num", type=int, default=10, help="samples per real pair (the paper: 10)")
     parser.add_argument("--presets", nargs="*", default=[], help="SinGAN-Seg presets to train here")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=PRESET:KEY=VALUE,...",
+                        help="a preset with settings changed, trained here, e.g. lazy=fast:gp_every=4,d_steps=1")
     parser.add_argument("--max-size", type=int, default=None, help="finest size for presets trained here")
     parser.add_argument("--iters", type=int, default=None, help="iterations per scale for presets trained here")
     parser.add_argument("--models-root", type=Path, default=None, help="already-trained models (see above)")
@@ -182,6 +185,10 @@ def main(args: argparse.Namespace) -> int:
         methods["patchnn"] = "patchnn"
     for name in args.presets:
         methods[name] = ss.get_preset(name, max_size=args.max_size, iters_per_scale=args.iters, seed=args.seed)
+    for text in args.variant:
+        name, _, spec = text.partition("=")
+        methods[name] = ss.config_from_spec(spec, max_size=args.max_size, iters_per_scale=args.iters,
+                                            seed=args.seed)
     if args.models_root:
         methods[args.models_name] = args.models_root
     extractor = get_extractor(None, str(device))
@@ -205,6 +212,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"pair {k + 1}/{len(ids)} {ident} {name}: train {train_s:.1f} s, {per_sample:.2f} s/sample, "
                   f"SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
     summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
+    configs = {name: how.to_dict() for name, how in methods.items() if isinstance(how, ss.TrainConfig)}
     paper = paper_projection()
     print()
     print_table(summary, paper, args.num)
@@ -212,7 +220,7 @@ def main(args: argparse.Namespace) -> int:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "ids": ids,
         "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
-        "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
+        "configs": configs, "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
 

@@ -32,6 +32,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--id", default=DEFAULT_ID, help="Kvasir-SEG image id")
     parser.add_argument("--presets", nargs="+", default=["paper", "fast"])
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=PRESET:KEY=VALUE,...",
+                        help="also time a preset with settings changed, e.g. lazy=fast:gp_every=4")
     parser.add_argument("--timed", type=int, default=2, help="timed iterations per scale")
     parser.add_argument("--max-size", type=int, default=None)
     parser.add_argument("--full", nargs="*", default=[], help="presets to also train in full, for a measured time")
@@ -43,8 +45,11 @@ def main() -> int:
     device = resolve_device(args.device)
     pair = ss.load_pair(KVASIR / "images" / f"{args.id}.jpg", KVASIR / "masks" / f"{args.id}.jpg")
     results = {"image": args.id, "machine": machine_info(device), "presets": {}}
-    for name in args.presets:
-        cfg = ss.get_preset(name, max_size=args.max_size)
+    configs = {name: ss.get_preset(name, max_size=args.max_size) for name in args.presets}
+    for text in args.variant:
+        name, _, spec = text.partition("=")
+        configs[name] = ss.config_from_spec(spec, max_size=args.max_size)
+    for name, cfg in configs.items():
         print(f"{name}: timing {args.timed} iterations per scale", flush=True)
         cost = measure_training_cost(pair, cfg, args.timed, device, on_scale=lambda n, shape, s: print(
             f"  scale {n} {shape[1]}x{shape[0]}: {s * 1000:8.0f} ms/iter", flush=True))
@@ -52,19 +57,19 @@ def main() -> int:
                                     "iters": cost.iters, "projected_seconds": round(cost.seconds, 1),
                                     "config": cfg.to_dict()}
     for name in args.full:
-        cfg = ss.get_preset(name, max_size=args.max_size)
+        cfg = configs.get(name) or ss.get_preset(name, max_size=args.max_size)
         started = time.perf_counter()
         ss.train(pair, config=cfg, device=device, progress=False)
         results["presets"].setdefault(name, {})["measured_seconds"] = round(time.perf_counter() - started, 1)
 
     paper = results["presets"].get("paper", {}).get("projected_seconds")
-    print(f"\n{'preset':<8} {'finest ms/it':>12} {'projected/image':>16} {'measured':>10} {'vs paper':>9}")
+    print(f"\n{'preset':<12} {'finest ms/it':>12} {'projected/image':>16} {'measured':>10} {'vs paper':>9}")
     for name, r in results["presets"].items():
         projected = r.get("projected_seconds")
         measured = r.get("measured_seconds")
         ratio = f"{paper / projected:8.1f}x" if paper and projected else "-"
         measured_text = f"{measured / 60:>7.1f} min" if measured else f"{'-':>11}"
-        print(f"{name:<8} {r.get('ms_per_iter', [0])[-1]:>12.0f} {(projected or 0) / 60:>13.1f} min "
+        print(f"{name:<12} {r.get('ms_per_iter', [0])[-1]:>12.0f} {(projected or 0) / 60:>13.1f} min "
               f"{measured_text} {ratio:>9}")
     print("(projected = measured ms/iter x the preset's iterations per scale, summed over scales)")
     out = ROOT / "benchmarks" / "results" / "train_speed.json"

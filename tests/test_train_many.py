@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import singan_seg as ss
+import singan_seg.train_many as train_many_module
 from singan_seg.model.checkpoint import read_model_meta
 from singan_seg.pipeline import DatasetSettings, build_dataset
 from singan_seg.train_many import train_many
@@ -68,6 +69,25 @@ def test_batched_equals_sequential(tmp_path, k, concurrent):
         assert {h["batch_models"] for h in meta["training"]["scales"]} == {k}
     # the models really are different models (different pairs), not K copies of one
     assert not torch.allclose(sequential[0].reconstruct(), sequential[1].reconstruct(), atol=0.05)
+
+
+def test_lazy_penalty_follows_the_same_schedule_as_train(tmp_path, monkeypatch):
+    # (Bit-level equality with train() is not tested here: without the penalty on every update, 1e-8 float
+    # differences, e.g. 1 vs 2 threads, grow to ~1e-4 within a few iterations, in train() alone too.)
+    calls = []
+    real_penalty = train_many_module.gradient_penalty_many
+
+    def counting(critic, real, fake, weight, generator, k):
+        calls.append(weight)
+        return real_penalty(critic, real, fake, weight, generator, k)
+
+    monkeypatch.setattr(train_many_module, "gradient_penalty_many", counting)
+    cfg = CFG.replace(d_steps=2, gp_every=3)
+    result = train_many(phantoms(2), [tmp_path / "a", tmp_path / "b"], config=cfg, batch_models=2, device="cpu",
+                        progress=False, keep_models=True)
+    scales = result.models[0].num_scales
+    assert len(calls) == len(range(0, 6 * 2, 3)) * scales  # critic updates 0, 3, 6, 9 of each scale's 12
+    assert calls == pytest.approx([3 * cfg.gp_weight] * len(calls))
 
 
 def test_pairs_of_different_sizes_are_bucketed(tmp_path):

@@ -1,5 +1,8 @@
 """Training and sampling end to end: shapes, value ranges, mask alignment, determinism, resume."""
 
+import importlib
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +10,8 @@ import torch
 import singan_seg as ss
 from singan_seg.model import load_model
 from singan_seg.train import build_reals
+
+train_module = importlib.import_module("singan_seg.train")  # the package's `train` is the function
 
 
 def weights_of(model):
@@ -109,6 +114,39 @@ def test_resume_refuses_other_settings(tmp_path, phantom):
     with pytest.raises(ss.CheckpointError, match="iters_per_scale 30 .saved. vs 31"):
         ss.train(phantom, out_dir=tmp_path / "m", config=cfg.replace(iters_per_scale=31), device="cpu",
                  progress=False, resume=True)
+
+
+def test_resume_accepts_a_checkpoint_saved_before_a_setting_existed(tmp_path, phantom):
+    cfg = ss.get_preset("tiny")
+    ss.train(phantom, out_dir=tmp_path / "m", config=cfg, device="cpu", progress=False, stop_after_scale=0)
+    meta_file = tmp_path / "m" / "config.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["config"]["gp_every"]  # as written by 0.2.x; the default (1) is what it was trained with
+    meta_file.write_text(json.dumps(meta))
+    model = ss.train(phantom, out_dir=tmp_path / "m", config=cfg, device="cpu", progress=False, resume=True)
+    assert model.is_complete
+    with pytest.raises(ss.CheckpointError, match="gp_every 1 .saved. vs 2"):
+        ss.train(phantom, out_dir=tmp_path / "m", config=cfg.replace(gp_every=2), device="cpu", progress=False,
+                 resume=True)
+
+
+def test_lazy_penalty_applies_on_every_kth_critic_update_at_k_times_the_weight(phantom, monkeypatch):
+    calls = []
+    real_penalty = train_module.gradient_penalty
+
+    def counting(critic, real, fake, weight, generator):
+        calls.append(weight)
+        return real_penalty(critic, real, fake, weight, generator)
+
+    monkeypatch.setattr(train_module, "gradient_penalty", counting)
+    cfg = ss.get_preset("tiny", iters_per_scale=10, d_steps=2, gp_every=3)
+    model = ss.train(phantom, config=cfg, device="cpu", progress=False)
+    per_scale = len(range(0, 10 * 2, 3))  # critic updates 0, 3, ..., 18 of each scale's 20
+    assert len(calls) == per_scale * model.num_scales
+    assert calls == pytest.approx([3 * cfg.gp_weight] * len(calls))
+    calls.clear()
+    ss.train(phantom, config=cfg.replace(gp_every=1), device="cpu", progress=False)
+    assert len(calls) == 20 * model.num_scales and calls == pytest.approx([cfg.gp_weight] * len(calls))
 
 
 def test_checkpoint_round_trip(tiny_model_dir):

@@ -12,7 +12,7 @@ Public API (see README):
 
 __version__ = "0.2.0"
 
-from .config import PRESETS, TrainConfig, get_preset  # noqa: E402
+from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
 from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
@@ -30,7 +30,7 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
     return load_model(model_dir, resolve_device(device))[0]
 
 
-__all__ = ["__version__", "PRESETS", "TrainConfig", "get_preset", "Pair", "load_pair", "make_phantom",
+__all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair", "make_phantom",
            "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError", "SinGANSeg",
            "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir", "transfer_style",
            "train", "load", "PatchNNConfig", "generate_patchnn"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ class TrainConfig:
     g_steps: int = 3  # generator updates per iteration
     rec_weight: float = 10.0  # alpha: weight of the reconstruction loss
     gp_weight: float = 0.1  # lambda: weight of the WGAN gradient penalty
+    gp_every: int = 1  # lazy penalty: on every k-th critic update only, weighted k x (1 = SinGAN; see README)
     noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
 
     # --- speed-ups (off in the paper preset) ---
@@ -60,7 +62,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         positive_ints = ("max_size", "min_size", "num_layers", "kernel_size", "base_channels", "max_channels",
-                         "channels_double_every", "iters_per_scale", "d_steps", "g_steps", "concurrent_scales")
+                         "channels_double_every", "iters_per_scale", "d_steps", "g_steps", "gp_every",
+                         "concurrent_scales")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -89,6 +92,12 @@ class TrainConfig:
         fine scales add texture and cost the most)."""
         position = scale / max(num_scales - 1, 1)
         return max(1, round(self.iters_per_scale * (1.0 - (1.0 - self.finest_iters_fraction) * position)))
+
+    def penalty_weight(self, critic_step: int) -> float:
+        """Gradient-penalty weight at critic update `critic_step` (counted over the scale): lazy regularisation
+        (StyleGAN2) applies the penalty on every `gp_every`-th update at `gp_every` x the weight, because the
+        penalty's double backward costs ~3 critic updates (benchmarks/step_cost.py)."""
+        return self.gp_weight * self.gp_every if critic_step % self.gp_every == 0 else 0.0
 
     def lr_decay_iter(self, iters: int) -> int:
         """Iteration (within a scale of `iters` iterations) at which the learning rates drop by `lr_decay_gamma`."""
@@ -152,3 +161,22 @@ def get_preset(name: str, **overrides: Any) -> TrainConfig:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InputError(f"unknown preset {name!r}{hint}; choose one of {sorted(PRESETS)}")
     return PRESETS[name].replace(**overrides)
+
+
+def config_from_spec(spec: str, **overrides: Any) -> TrainConfig:
+    """A preset with some settings changed, from text: ``"fast:gp_every=4,d_steps=1"`` (values are JSON, else
+    strings). Used by the benchmarks to compare variants side by side; `overrides` (None ignored) apply first."""
+    preset, _, changes = spec.partition(":")
+    values: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in changes.split(","))):
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"bad setting {item!r} in {spec!r}; expected KEY=VALUE")
+        try:
+            values[key] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key] = text
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise InputError(f"unknown training settings {unknown} in {spec!r}")
+    return get_preset(preset, **overrides).replace(**values)

@@ -7,6 +7,7 @@ warm-up iteration (which pays for oneDNN's kernel selection).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -34,8 +35,11 @@ class CostEstimate:
 
 def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: torch.device | str = "cpu",
                           on_scale=None) -> CostEstimate:
-    """Time `timed` iterations (after one warm-up) at every scale of `pair` with the networks of `cfg`."""
+    """Time `timed` iterations (after one warm-up) at every scale of `pair` with the networks of `cfg`.
+    `timed` is rounded up to whole cycles of the lazy gradient penalty, so its cost is counted at its share."""
     device = torch.device(device)
+    cycle = math.lcm(cfg.gp_every, cfg.d_steps) // cfg.d_steps  # iterations until the penalty schedule repeats
+    timed = -(-timed // cycle) * cycle
     pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
     shapes = list(pyramid.shapes)
     model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))

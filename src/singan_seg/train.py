@@ -2,7 +2,7 @@
 
 Read top to bottom: `train()` prepares the pair, the pyramid and the output directory, then calls
 `train_scale()` once per scale and checkpoints after each. `train_scale()` is the SinGAN recipe:
-per iteration, `d_steps` WGAN-GP critic updates, then `g_steps` generator updates with the adversarial loss
+per iteration, `d_steps` WGAN-GP critic updates (the penalty on every `gp_every`-th one), then `g_steps` generator updates with the adversarial loss
 plus `rec_weight` x the reconstruction loss (fixed noise at scale 0). With `concurrent_scales` > 1 the last
 few scales train together (ConSinGAN), the earlier ones at a reduced learning rate.
 
@@ -176,11 +176,13 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         # (1) critic: maximise D(real) - D(fake), with gradient penalty
         with torch.no_grad(), autocast():
             fake = run_chain(rand_base, noises).float()
-        for _ in range(cfg.d_steps):
+        for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
             opt_d.zero_grad(set_to_none=True)
+            gp_weight = cfg.penalty_weight(step)
             with autocast():
-                d_loss = (-critic(real).float().mean() + critic(fake).float().mean()
-                          + gradient_penalty(critic, real, fake, cfg.gp_weight, rng))
+                d_loss = -critic(real).float().mean() + critic(fake).float().mean()
+                if gp_weight:
+                    d_loss = d_loss + gradient_penalty(critic, real, fake, gp_weight, rng)
             d_loss.backward()
             opt_d.step()
 
@@ -218,7 +220,7 @@ def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
 
 
 def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:
-    saved = meta["config"]
+    saved = TrainConfig.from_dict(meta["config"]).to_dict()  # settings added since then take their defaults
     different = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
     if different:
         listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))

@@ -230,11 +230,13 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart
         with torch.no_grad(), autocast():
             fake = run_chain(rand_base, noises).float()
-        for _ in range(cfg.d_steps):
+        for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
             opt_d.zero_grad(set_to_none=True)
+            gp_weight = cfg.penalty_weight(step)
             with autocast():
-                d_loss = (-per_model_mean(critic(real), k) + per_model_mean(critic(fake), k)
-                          + gradient_penalty_many(critic, real, fake, cfg.gp_weight, rng, k))
+                d_loss = -per_model_mean(critic(real), k) + per_model_mean(critic(fake), k)
+                if gp_weight:
+                    d_loss = d_loss + gradient_penalty_many(critic, real, fake, gp_weight, rng, k)
             d_loss.sum().backward()
             opt_d.step()
 

@@ -1,0 +1,111 @@
+"""What one training iteration is made of: the cost of each part, side by side, at one scale.
+
+An iteration of `train.train_scale` is one no-grad generator pass (the fake), `d_steps` critic updates (each
+with or without the gradient penalty) and `g_steps` generator updates. This times each part on random
+tensors with the networks of a preset, then prints the cost of a whole iteration for several
+(d_steps, g_steps, gp_every) choices, so the levers can be compared in one run:
+
+    .venv/bin/python benchmarks/step_cost.py                        # fast's networks, 250x213, bf16
+    .venv/bin/python benchmarks/step_cost.py --preset paper --size 128 --width 64
+
+Finding (2 cores, torch 2.14): the penalty's double backward runs the norm layers' backward-of-backward as
+many small composite ops, so it costs ~3 critic updates; hence `gp_every` (lazy regularisation).
+Writes benchmarks/results/step_cost.json with machine info.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import singan_seg as ss
+from singan_seg.device import machine_info
+from singan_seg.files import write_json_atomic
+from singan_seg.model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator
+from singan_seg.train import _autocast, gradient_penalty
+
+ROOT = Path(__file__).resolve().parents[1]
+CHOICES = [(3, 3, 1), (2, 2, 1), (2, 2, 4), (1, 1, 1), (1, 1, 2), (1, 1, 4)]  # (d_steps, g_steps, gp_every)
+
+
+def time_it(fn, repeats: int) -> float:
+    fn()  # warm-up: oneDNN picks its kernels
+    started = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - started) / repeats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--size", type=int, nargs=2, default=[213, 250], metavar=("H", "W"))
+    parser.add_argument("--width", type=int, default=None, help="filters (default: the preset's finest)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "step_cost.json")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = ss.get_preset(args.preset)
+    width = args.width or cfg.max_channels
+    device = torch.device("cpu")
+    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
+    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
+    shape = (1, CHANNELS, *args.size)
+    real, prev, noise = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1, torch.randn(shape) * 0.1
+    rng = torch.Generator().manual_seed(0)
+    autocast = lambda: _autocast(device, cfg.bf16)  # noqa: E731
+    with torch.no_grad(), autocast():
+        fake = gen(noise, prev).float()
+
+    def fake_pass():
+        with torch.no_grad(), autocast():
+            gen(noise, prev)
+
+    def critic_update():
+        with autocast():
+            loss = -critic(real).float().mean() + critic(fake).float().mean()
+        loss.backward()
+
+    def penalty():
+        with autocast():
+            loss = gradient_penalty(critic, real, fake, cfg.gp_weight, rng)
+        loss.backward()
+
+    def generator_update():
+        with autocast():
+            loss = (-critic(gen(noise, prev)).float().mean()
+                    + cfg.rec_weight * F.mse_loss(gen(torch.zeros_like(noise), prev).float(), real))
+        loss.backward()
+
+    parts = {name: time_it(fn, args.repeats) for name, fn in
+             [("fake pass", fake_pass), ("critic update", critic_update), ("penalty", penalty),
+              ("generator update", generator_update)]}
+    print(f"{args.preset} networks, width {width}, {args.size[0]}x{args.size[1]}, bf16 {cfg.bf16}, "
+          f"{torch.get_num_threads()} threads")
+    for name, seconds in parts.items():
+        print(f"  {name:<18}{seconds * 1000:8.0f} ms")
+    iterations = {}
+    base = None
+    print(f"  {'d, g, gp_every':<18}{'ms/iter':>8}{'vs 3,3,1':>10}")
+    for d, g, every in CHOICES:
+        ms = 1000 * (parts["fake pass"] + d * parts["critic update"] + d / every * parts["penalty"]
+                     + g * parts["generator update"])
+        base = base or ms
+        iterations[f"{d},{g},{every}"] = ms
+        print(f"  {f'{d}, {g}, {every}':<18}{ms:8.0f}{base / ms:9.2f}x")
+    write_json_atomic(args.out, {"preset": args.preset, "width": width, "size": args.size, "bf16": cfg.bf16,
+                                 "machine": machine_info(device), "threads": torch.get_num_threads(),
+                                 "parts_ms": {k: v * 1000 for k, v in parts.items()},
+                                 "iteration_ms": iterations})
+    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""Training settings: validation, presets and the text form the benchmarks use for variants."""
+
+import pytest
+
+import singan_seg as ss
+
+
+def test_config_from_spec_changes_only_the_named_settings():
+    cfg = ss.config_from_spec("fast:gp_every=4,d_steps=1,norm=batch,lr_g=1e-4", max_size=128)
+    assert (cfg.gp_every, cfg.d_steps, cfg.norm, cfg.lr_g, cfg.max_size) == (4, 1, "batch", 1e-4, 128)
+    assert cfg.replace(gp_every=1, d_steps=2, norm="instance", lr_g=5e-4) == ss.get_preset("fast", max_size=128)
+    assert ss.config_from_spec("paper") == ss.get_preset("paper")
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("fast:gp_every", "bad setting 'gp_every'"),
+    ("fast:gp_evry=2", r"unknown training settings \['gp_evry'\]"),
+    ("fats:gp_every=2", "did you mean 'fast'"),
+    ("fast:gp_every=0", "gp_every should be a positive integer"),
+])
+def test_config_from_spec_refuses_bad_text(spec, message):
+    with pytest.raises(ss.InputError, match=message):
+        ss.config_from_spec(spec)
+
+
+def test_lazy_penalty_weights():
+    cfg = ss.get_preset("paper", gp_every=3)
+    assert [cfg.penalty_weight(step) for step in range(7)] == pytest.approx([0.3, 0, 0, 0.3, 0, 0, 0.3])
+    assert all(ss.get_preset("paper").penalty_weight(step) == pytest.approx(0.1) for step in range(5))
