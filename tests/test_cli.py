@@ -1,5 +1,6 @@
 """The command line: thin over the API; user errors are one line on stderr, exit code 2, nothing left behind."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import singan_seg as ss
 from singan_seg.data import read_manifest
 
 
@@ -29,8 +31,10 @@ def assert_one_line_error(result, *fragments):
 def test_train_then_generate(tmp_path, phantom_files):
     image, mask = phantom_files
     result = cli("train", "--image", image, "--mask", mask, "--out", tmp_path / "m", "--preset", "tiny",
-                 "--device", "cpu", "--seed", "4", "--no-verbose")
+                 "--device", "cpu", "--seed", "4", "--set", "gp_every=2", "--set", "d_steps=2", "--no-verbose")
     assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["config"]
+    assert saved == ss.get_preset("tiny", seed=4, gp_every=2, d_steps=2).to_dict()
     result = cli("generate", tmp_path / "m", "--out", tmp_path / "s", "--num", "3", "--start-scale", "1",
                  "--seed", "2", "--soft-masks")
     assert result.returncode == 0, result.stderr
@@ -81,6 +85,13 @@ def test_generate_refuses_bad_values(tmp_path, tiny_model_dir):
     assert_one_line_error(cli("generate", tiny_model_dir, "--out", tmp_path / "s", "--height", "-5"),
                           "height should be positive")
     assert not (tmp_path / "s").exists()
+
+
+def test_bad_setting_is_refused(tmp_path, phantom_files):
+    result = cli("train", "--image", phantom_files[0], "--mask", phantom_files[1], "--out", tmp_path / "m",
+                 "--set", "gp_evry=2")
+    assert_one_line_error(result, "unknown training settings ['gp_evry']")
+    assert not (tmp_path / "m").exists()
 
 
 def test_unknown_preset_suggests(tmp_path, phantom_files):

@@ -39,6 +39,8 @@ def train(
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale (paper: 250)"),
     iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
+    settings: list[str] = typer.Option([], "--set", help="change one training setting, KEY=VALUE (repeatable; "
+                                       "names as in config.json), e.g. --set gp_every=1"),
     seed: int = typer.Option(0, help="random seed (same seed, same model on CPU)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     resume: bool = typer.Option(False, help="continue an interrupted run in OUT"),
@@ -47,11 +49,11 @@ def train(
     verbose: bool = typer.Option(True, help="log per-scale summaries"),
 ) -> None:
     """Train one SinGAN-Seg model on an image/mask pair."""
-    from .config import get_preset
+    from .config import config_from_spec
     from .train import train as train_model
 
     _setup_logging(verbose)
-    config = get_preset(preset, max_size=max_size, iters_per_scale=iters, seed=seed)
+    config = config_from_spec(f"{preset}:{','.join(settings)}", max_size=max_size, iters_per_scale=iters, seed=seed)
     model = train_model(image, mask, out_dir=out, config=config, device=device, resume=resume,
                         overwrite=overwrite, allow_empty_mask=allow_empty_mask)
     console.print(f"[green]model written to {out}[/green] ({model.num_scales} scales, finest "
