@@ -27,3 +27,13 @@ def test_lazy_penalty_weights():
     cfg = ss.get_preset("paper", gp_every=3)
     assert [cfg.penalty_weight(step) for step in range(7)] == pytest.approx([0.3, 0, 0, 0.3, 0, 0, 0.3])
     assert all(ss.get_preset("paper").penalty_weight(step) == pytest.approx(0.1) for step in range(5))
+
+
+def test_iterations_taper_linearly_or_geometrically_to_the_finest_fraction():
+    linear = ss.get_preset("paper", iters_per_scale=1000, finest_iters_fraction=0.1)
+    geometric = linear.replace(iters_taper="geometric")
+    assert [linear.iters_at(n, 5) for n in range(5)] == [1000, 775, 550, 325, 100]
+    assert [geometric.iters_at(n, 5) for n in range(5)] == [1000, 562, 316, 178, 100]  # x 0.1 ** (1/4) per scale
+    assert ss.get_preset("paper").iters_at(8, 9) == 2000  # SinGAN: the same at every scale
+    with pytest.raises(ss.InputError, match="iters_taper should be"):
+        ss.get_preset("paper", iters_taper="cosine")

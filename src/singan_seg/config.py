@@ -43,7 +43,8 @@ class TrainConfig:
     lr_d: float = 5e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    finest_iters_fraction: float = 1.0  # iterations taper linearly to this fraction at the finest scale (1 = SinGAN)
+    finest_iters_fraction: float = 1.0  # iterations taper to this fraction at the finest scale (1 = SinGAN)
+    iters_taper: str = "linear"  # how they taper: "linear" or "geometric" (the same ratio from scale to scale)
     lr_decay_fraction: float = 0.8  # lr x gamma after this fraction of a scale's iterations (1600 of 2000)
     lr_decay_gamma: float = 0.1
     d_steps: int = 3  # discriminator updates per iteration
@@ -81,17 +82,24 @@ class TrainConfig:
         for name in ("lr_g", "lr_d", "rec_weight", "noise_amp_init"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} should be positive, got {getattr(self, name)!r}")
+        if self.iters_taper not in ("linear", "geometric"):
+            raise InputError(f"iters_taper should be 'linear' or 'geometric', got {self.iters_taper!r}")
         if self.norm not in ("batch", "instance"):
             raise InputError(f"norm should be 'batch' or 'instance', got {self.norm!r}")
         if self.seed < 0:
             raise InputError(f"seed should be >= 0, got {self.seed!r}")
 
     def iters_at(self, scale: int, num_scales: int) -> int:
-        """Iterations for pyramid level `scale`: iters_per_scale at the coarsest, tapering linearly to
-        finest_iters_fraction x iters_per_scale at the finest (coarse scales set the layout and the mask shape;
-        fine scales add texture and cost the most)."""
+        """Iterations for pyramid level `scale`: iters_per_scale at the coarsest, tapering (linearly or
+        geometrically) to finest_iters_fraction x iters_per_scale at the finest. The coarse and middle scales
+        learn the layout and the mask shape and are cheap; the fine scales add texture and cost the most
+        (README, "Performance")."""
         position = scale / max(num_scales - 1, 1)
-        return max(1, round(self.iters_per_scale * (1.0 - (1.0 - self.finest_iters_fraction) * position)))
+        if self.iters_taper == "geometric":
+            factor = self.finest_iters_fraction ** position
+        else:
+            factor = 1.0 - (1.0 - self.finest_iters_fraction) * position
+        return max(1, round(self.iters_per_scale * factor))
 
     def penalty_weight(self, critic_step: int) -> float:
         """Gradient-penalty weight at critic update `critic_step` (counted over the scale): lazy regularisation
