@@ -6,9 +6,9 @@ import singan_seg as ss
 
 
 def test_config_from_spec_changes_only_the_named_settings():
-    cfg = ss.config_from_spec("fast:gp_every=4,d_steps=1,norm=batch,lr_g=1e-4", max_size=128)
-    assert (cfg.gp_every, cfg.d_steps, cfg.norm, cfg.lr_g, cfg.max_size) == (4, 1, "batch", 1e-4, 128)
-    assert cfg.replace(gp_every=1, d_steps=2, norm="instance", lr_g=5e-4) == ss.get_preset("fast", max_size=128)
+    cfg = ss.config_from_spec("paper:gp_every=4,d_steps=1,norm=instance,lr_g=1e-4", max_size=128)
+    assert (cfg.gp_every, cfg.d_steps, cfg.norm, cfg.lr_g, cfg.max_size) == (4, 1, "instance", 1e-4, 128)
+    assert cfg.replace(gp_every=1, d_steps=3, norm="batch", lr_g=5e-4) == ss.get_preset("paper", max_size=128)
     assert ss.config_from_spec("paper") == ss.get_preset("paper")
 
 
