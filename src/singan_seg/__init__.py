@@ -30,7 +30,7 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
     return load_model(model_dir, resolve_device(device))[0]
 
 
-__all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair", "make_phantom",
-           "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError", "SinGANSeg",
-           "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir", "transfer_style",
+__all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair",
+           "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
+           "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir", "transfer_style",
            "train", "load", "PatchNNConfig", "generate_patchnn"]

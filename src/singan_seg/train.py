@@ -2,9 +2,10 @@
 
 Read top to bottom: `train()` prepares the pair, the pyramid and the output directory, then calls
 `train_scale()` once per scale and checkpoints after each. `train_scale()` is the SinGAN recipe:
-per iteration, `d_steps` WGAN-GP critic updates (the penalty on every `gp_every`-th one), then `g_steps` generator updates with the adversarial loss
-plus `rec_weight` x the reconstruction loss (fixed noise at scale 0). With `concurrent_scales` > 1 the last
-few scales train together (ConSinGAN), the earlier ones at a reduced learning rate.
+per iteration, `d_steps` WGAN-GP critic updates (the penalty on every `gp_every`-th one), then `g_steps`
+generator updates with the adversarial loss plus `rec_weight` x the reconstruction loss (fixed noise at scale 0).
+With `concurrent_scales` > 1 the last few scales train together (ConSinGAN), the earlier ones at a reduced
+learning rate.
 
 Randomness: every scale draws from its own generator seeded by (seed, scale), so a run resumed at scale k
 draws exactly what an uninterrupted run would have.
