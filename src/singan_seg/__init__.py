@@ -32,5 +32,5 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
 
 __all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
-           "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir", "transfer_style",
-           "train", "load", "PatchNNConfig", "generate_patchnn"]
+           "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
+           "transfer_style", "train", "load", "PatchNNConfig", "generate_patchnn"]
