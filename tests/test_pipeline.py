@@ -2,6 +2,7 @@
 
 import csv
 import importlib
+import json
 import os
 import signal
 import subprocess
@@ -121,6 +122,24 @@ def test_other_settings_are_refused(tmp_path, dataset):
     build(dataset, tmp_path / "syn", limit=1)
     with pytest.raises(ss.OutputExistsError, match="per_image 2 .saved. vs 3"):
         build(dataset, tmp_path / "syn", limit=1, settings=DatasetSettings(preset="tiny", per_image=3, seed=1))
+
+
+def test_training_settings_are_kept_and_checked(tmp_path, dataset):
+    changed = DatasetSettings(preset="tiny", per_image=2, seed=1, train_settings="gp_every=2,iters_per_scale=5")
+    build(dataset, tmp_path / "syn", limit=1, settings=changed)
+    info = json.loads((tmp_path / "syn" / "dataset.json").read_text())
+    assert info["train_config"] == ss.get_preset("tiny", seed=1, gp_every=2, iters_per_scale=5).to_dict()
+    model_config = json.loads((tmp_path / "syn" / "pairs" / "p0" / "model" / "config.json").read_text())["config"]
+    assert model_config == info["train_config"]
+    with pytest.raises(ss.OutputExistsError, match="train_settings 'gp_every=2,iters_per_scale=5' .saved. vs ''"):
+        build(dataset, tmp_path / "syn", limit=1)
+    # a preset whose values changed since (e.g. fast in 0.3.0) is caught through the saved training settings
+    info["train_config"]["d_steps"] = 2
+    (tmp_path / "syn" / "dataset.json").write_text(json.dumps(info))
+    with pytest.raises(ss.OutputExistsError, match="training d_steps 2 .saved. vs 1"):
+        build(dataset, tmp_path / "syn", limit=1, settings=changed)
+    with pytest.raises(ss.InputError, match="unknown training settings"):
+        DatasetSettings(preset="tiny", train_settings="gp_evry=2")
 
 
 def test_a_second_build_on_the_same_folder_is_refused(tmp_path, dataset):

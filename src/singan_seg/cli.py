@@ -148,6 +148,8 @@ def build_dataset(
     method: str = typer.Option("singan", help="singan (train a generator per pair) or patchnn (training-free)"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale"),
     iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
+    train_settings: list[str] = typer.Option([], "--set", help="change one training setting, KEY=VALUE "
+                                             "(repeatable), as in `train --set`"),
     style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
     style_steps: int = typer.Option(1000, help="optimisation steps for Gatys style transfer"),
     start_scale: int = typer.Option(0, help="start scale for sampling"),
@@ -169,7 +171,7 @@ def build_dataset(
 
     settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
                                start_scale=start_scale, seed=seed, style=style, style_steps=style_steps,
-                               method=method)
+                               method=method, train_settings=",".join(train_settings))
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
                    device=str(resolve_device(device)), threads=threads, batch_models=batch_models)

@@ -77,7 +77,7 @@ def _prepare_out_dir(out: Path, settings: DatasetSettings, overwrite: bool) -> N
     info = out / "dataset.json"
     if info.is_file():
         saved = json.loads(info.read_text())
-        different = settings.differences(saved.get("settings", {}))
+        different = settings.differences(saved.get("settings", {}), saved.get("train_config"))
         if different and not overwrite:
             listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
             raise OutputExistsError(out, f"a dataset built with other settings ({listed})",
@@ -156,6 +156,8 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         _prepare_out_dir(out, settings, overwrite)
         write_json_atomic(out / "dataset.json", {"format": "singan-seg-dataset", "format_version": DATASET_FORMAT,
                                                  "settings": settings.to_dict(),
+                                                 "train_config": (settings.train_config().to_dict()
+                                                                  if settings.method == "singan" else None),
                                                  "pairs": {j.id: j.fold for j in jobs}})
         started = time.perf_counter()
         if batch_models > 1:

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import DEFAULT_PRESET, TrainConfig, get_preset
+from ..config import DEFAULT_PRESET, TrainConfig, config_from_spec
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -27,12 +27,14 @@ class DatasetSettings:
     style: str = "none"  # none, 1:1 or 1:1000 (Gatys, the paper's ratios) or fast
     style_steps: int = 1000
     method: str = "singan"  # part of the fingerprint: a dataset built one way is refused when re-run the other
+    train_settings: str = ""  # "KEY=VALUE,..." changes to the preset, as `train --set` (e.g. "gp_every=1")
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_CHOICES:
             raise InputError(f"unknown method {self.method!r}; choose one of {list(METHOD_CHOICES)}")
-        if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0):
-            raise InputError("--iters and --start-scale are SinGAN settings; --method patchnn trains nothing")
+        if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0
+                                         or self.train_settings):
+            raise InputError("--iters, --set and --start-scale are SinGAN settings; --method patchnn trains nothing")
         if self.per_image < 1:
             raise InputError(f"per_image should be at least 1, got {self.per_image}")
         if self.style not in STYLE_CHOICES:
@@ -43,7 +45,8 @@ class DatasetSettings:
         self.patchnn_config() if self.method == "patchnn" else self.train_config()
 
     def train_config(self) -> TrainConfig:
-        return get_preset(self.preset, max_size=self.max_size, iters_per_scale=self.iters_per_scale, seed=self.seed)
+        return config_from_spec(f"{self.preset}:{self.train_settings}", max_size=self.max_size,
+                                iters_per_scale=self.iters_per_scale, seed=self.seed)
 
     def patchnn_config(self) -> PatchNNConfig:
         from ..engines.patchnn import PatchNNConfig  # imported here: only patchnn builds need the engine
@@ -53,6 +56,14 @@ class DatasetSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def differences(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-        saved = {"method": "singan", **saved}  # datasets saved before `method` existed were all SinGAN-Seg
-        return {k: (saved.get(k), v) for k, v in self.to_dict().items() if saved.get(k) != v}
+    def differences(self, saved: dict[str, Any], saved_train_config: dict[str, Any] | None = None
+                    ) -> dict[str, tuple[Any, Any]]:
+        """Settings that differ from a saved dataset's, and (where it saved one) every training setting that
+        differs, so that a preset whose values changed between versions is caught too."""
+        saved = {"method": "singan", "train_settings": "", **saved}  # the defaults of settings added later
+        different = {k: (saved.get(k), v) for k, v in self.to_dict().items() if saved.get(k) != v}
+        if saved_train_config is not None and self.method == "singan":
+            before = TrainConfig.from_dict(saved_train_config).to_dict()
+            different |= {f"training {k}": (before[k], v) for k, v in self.train_config().to_dict().items()
+                          if before[k] != v}
+        return different
