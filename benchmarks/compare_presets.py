@@ -143,8 +143,10 @@ def paper_projection() -> tuple[float | None, int | None, str]:
     if seconds is None:
         return None, None, "paper not timed in train_speed.json"
     threads = json.loads(SPEED.read_text()).get("machine", {}).get("threads")
+    here = torch.get_num_threads()
+    caveat = "" if threads == here else f"; this run's times use {here} thread(s), so the ratio is not like for like"
     return float(seconds), size, (f"paper {seconds / 3600:.1f} h/image at {size} px, projected from measured "
-                                  f"ms/iteration in train_speed.json, {threads} threads")
+                                  f"ms/iteration in train_speed.json, {threads} threads{caveat}")
 
 
 def print_table(summary: dict, paper: tuple[float | None, int | None, str], num: int) -> None:

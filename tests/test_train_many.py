@@ -159,13 +159,13 @@ def test_cli_round_trip(tmp_path, real_dir):
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "singan_seg.cli", "train-many", "--images", real_dir / "images", "--masks",
                real_dir / "masks", "--out", tmp_path / "models", "--batch-models", "2", "--preset", "tiny",
-               "--iters", "3", "--seed", "2", "--device", "cpu", "--limit", "2"]
+               "--iters", "3", "--seed", "2", "--device", "cpu", "--limit", "2", "--set", "gp_every=2"]
     result = subprocess.run(list(map(str, command)), capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "2 models" in result.stderr and "40x32 (4 scales): 2" in result.stderr
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["p0", "p1"]
     model = ss.load(tmp_path / "models" / "p1", device="cpu")
-    assert model.config == ss.get_preset("tiny", iters_per_scale=3, seed=2)
+    assert model.config == ss.get_preset("tiny", iters_per_scale=3, seed=2, gp_every=2)
     assert ss.sample(model, num=1).images.shape == (1, 32, 40, 3)
 
 

@@ -25,6 +25,8 @@ def train_many_command(
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale (paper: 250)"),
     iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
+    settings: list[str] = typer.Option([], "--set", help="change one training setting, KEY=VALUE (repeatable), "
+                                       "as in `train --set`"),
     seed: int = typer.Option(0, help="random seed (every pair gets the stream train would give it)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),
@@ -33,7 +35,7 @@ def train_many_command(
     verbose: bool = typer.Option(True, help="log each group"),
 ) -> None:
     """Train one SinGAN-Seg model per image/mask pair, K pairs at once (fills a GPU; same models as `train`)."""
-    from .config import get_preset
+    from .config import config_from_spec
     from .data.dataset import find_pairs
     from .errors import InputError
     from .train_many import train_many
@@ -42,7 +44,7 @@ def train_many_command(
     if limit is not None and limit < 1:
         raise InputError(f"limit should be at least 1, got {limit}")
     pairs = find_pairs(images, masks)[:limit]
-    config = get_preset(preset, max_size=max_size, iters_per_scale=iters, seed=seed)
+    config = config_from_spec(f"{preset}:{','.join(settings)}", max_size=max_size, iters_per_scale=iters, seed=seed)
     result = train_many([(p.image, p.mask) for p in pairs], [out / p.id for p in pairs], config=config,
                         batch_models=batch_models, device=device, resume=resume, overwrite=overwrite)
     buckets = ", ".join(f"{size}: {count}" for size, count in result.bucket_sizes().items())
