@@ -49,11 +49,11 @@ def train(
     verbose: bool = typer.Option(True, help="log per-scale summaries"),
 ) -> None:
     """Train one SinGAN-Seg model on an image/mask pair."""
-    from .config import config_from_spec
+    from .config import get_preset
     from .train import train as train_model
 
     _setup_logging(verbose)
-    config = config_from_spec(f"{preset}:{','.join(settings)}", max_size=max_size, iters_per_scale=iters, seed=seed)
+    config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     model = train_model(image, mask, out_dir=out, config=config, device=device, resume=resume,
                         overwrite=overwrite, allow_empty_mask=allow_empty_mask)
     console.print(f"[green]model written to {out}[/green] ({model.num_scales} scales, finest "

@@ -35,7 +35,7 @@ def train_many_command(
     verbose: bool = typer.Option(True, help="log each group"),
 ) -> None:
     """Train one SinGAN-Seg model per image/mask pair, K pairs at once (fills a GPU; same models as `train`)."""
-    from .config import config_from_spec
+    from .config import get_preset
     from .data.dataset import find_pairs
     from .errors import InputError
     from .train_many import train_many
@@ -44,7 +44,7 @@ def train_many_command(
     if limit is not None and limit < 1:
         raise InputError(f"limit should be at least 1, got {limit}")
     pairs = find_pairs(images, masks)[:limit]
-    config = config_from_spec(f"{preset}:{','.join(settings)}", max_size=max_size, iters_per_scale=iters, seed=seed)
+    config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     result = train_many([(p.image, p.mask) for p in pairs], [out / p.id for p in pairs], config=config,
                         batch_models=batch_models, device=device, resume=resume, overwrite=overwrite)
     buckets = ", ".join(f"{size}: {count}" for size, count in result.bucket_sizes().items())

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import json
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import InputError
@@ -160,35 +161,39 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 
-# The demo: the fast recipe on the small phantom at 128 px; a few minutes on 2 CPU cores.
+# The demo: the fast recipe on the small phantom at 128 px; under 2 minutes on 2 CPU cores.
 PRESETS["demo"] = PRESETS["fast"].replace(max_size=128)
 
 DEFAULT_PRESET = "fast"
 
 
-def get_preset(name: str, **overrides: Any) -> TrainConfig:
-    """The named preset, with `overrides` applied (None values ignored)."""
+def get_preset(name: str, changes: Sequence[str] = (), **overrides: Any) -> TrainConfig:
+    """The named preset with `overrides` (None values ignored), then `changes` applied: "KEY=VALUE" texts as
+    given to `--set` (values are JSON, else strings; misspelt names are refused)."""
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InputError(f"unknown preset {name!r}{hint}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name].replace(**overrides)
+    return PRESETS[name].replace(**overrides).replace(**_parse_changes(changes))
 
 
 def config_from_spec(spec: str, **overrides: Any) -> TrainConfig:
-    """A preset with some settings changed, from text: ``"fast:gp_every=4,d_steps=1"`` (values are JSON, else
-    strings). Used by the benchmarks to compare variants side by side; `overrides` (None ignored) apply first."""
+    """`get_preset` from one text, ``"fast:gp_every=4,d_steps=1"``; the benchmarks name variants this way."""
     preset, _, changes = spec.partition(":")
+    return get_preset(preset, changes.split(","), **overrides)
+
+
+def _parse_changes(changes: Sequence[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in changes.split(","))):
+    for item in filter(None, (part.strip() for part in changes)):
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise InputError(f"bad setting {item!r} in {spec!r}; expected KEY=VALUE")
+            raise InputError(f"bad setting {item!r}; expected KEY=VALUE")
         try:
             values[key] = json.loads(text)
         except json.JSONDecodeError:
             values[key] = text
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
-        raise InputError(f"unknown training settings {unknown} in {spec!r}")
-    return get_preset(preset, **overrides).replace(**values)
+        raise InputError(f"unknown training settings {unknown}")
+    return values

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import DEFAULT_PRESET, TrainConfig, config_from_spec
+from ..config import DEFAULT_PRESET, TrainConfig, get_preset
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -45,8 +45,8 @@ class DatasetSettings:
         self.patchnn_config() if self.method == "patchnn" else self.train_config()
 
     def train_config(self) -> TrainConfig:
-        return config_from_spec(f"{self.preset}:{self.train_settings}", max_size=self.max_size,
-                                iters_per_scale=self.iters_per_scale, seed=self.seed)
+        return get_preset(self.preset, self.train_settings.split(","), max_size=self.max_size,
+                          iters_per_scale=self.iters_per_scale, seed=self.seed)
 
     def patchnn_config(self) -> PatchNNConfig:
         from ..engines.patchnn import PatchNNConfig  # imported here: only patchnn builds need the engine
