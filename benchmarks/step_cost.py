@@ -54,8 +54,9 @@ def main() -> int:
     cfg = ss.get_preset(args.preset)
     width = args.width or cfg.max_channels
     device = torch.device("cpu")
-    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
-    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
+    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size, cfg.norm, channels_last=cfg.channels_last)
+    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size, cfg.critic_norm_layer,
+                                channels_last=cfg.channels_last)
     shape = (1, CHANNELS, *args.size)
     real, prev, noise = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1, torch.randn(shape) * 0.1
     rng = torch.Generator().manual_seed(0)

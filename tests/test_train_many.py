@@ -49,9 +49,10 @@ def assert_same_model(a, b, atol=ATOL):
     assert torch.allclose(a.generate(2, seed=5), b.generate(2, seed=5), atol=20 * atol)
 
 
-@pytest.mark.parametrize("k,concurrent", [(2, 1), (3, 1), (2, 2)])
-def test_batched_equals_sequential(tmp_path, k, concurrent):
-    cfg = CFG.replace(concurrent_scales=concurrent)
+@pytest.mark.parametrize("k,concurrent,changes", [(2, 1, {}), (3, 1, {}), (2, 2, {}),
+                                                  (2, 1, {"critic_norm": "none", "channels_last": True})])
+def test_batched_equals_sequential(tmp_path, k, concurrent, changes):
+    cfg = CFG.replace(concurrent_scales=concurrent, **changes)
     pairs = phantoms(k)
     outs = [tmp_path / f"m{i}" for i in range(k)]
     result = train_many(pairs, outs, config=cfg, batch_models=k, device="cpu", progress=False, keep_models=True)

@@ -32,7 +32,7 @@ from .device import machine_info, resolve_device
 from .errors import CheckpointError, InputError
 from .files import prepare_checkpoint_dir
 from .model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_model_dir, load_model, read_model_meta, save_model
-from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, init_weights
+from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, critic_for, generator_for, init_weights
 from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
@@ -108,8 +108,7 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
 def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
                   rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
     width = cfg.channels_at(n)
-    gen = ScaleGenerator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
-    critic = ScaleDiscriminator(width, cfg.num_layers, cfg.kernel_size, cfg.norm)
+    gen, critic = generator_for(cfg, n), critic_for(cfg, n)
     init_weights(gen, rng)
     init_weights(critic, rng)
     if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:

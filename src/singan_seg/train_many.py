@@ -44,7 +44,7 @@ from .data.pairs import Pair
 from .device import machine_info, resolve_device
 from .errors import InputError
 from .model.checkpoint import load_model, read_model_meta, save_model
-from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, init_weights
+from .model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
 from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
@@ -58,10 +58,6 @@ Shapes = tuple[tuple[int, int], ...]
 # ----------------------------------------------------------------------------------------------------------
 # Fusing K networks into one and splitting them again
 # ----------------------------------------------------------------------------------------------------------
-
-def _network(kind: type[nn.Module], cfg: TrainConfig, n: int, models: int = 1) -> nn.Module:
-    return kind(cfg.channels_at(n), cfg.num_layers, cfg.kernel_size, cfg.norm, models=models)
-
 
 def fuse(nets: Sequence[nn.Module], fused: nn.Module) -> nn.Module:
     """Load K networks into `fused` (built with models=K): every tensor stacked on dim 0, scalars shared."""
@@ -115,7 +111,7 @@ class FusedModels:
         fused = cls(config=first.config, shapes=list(first.shapes), k=len(models),
                     rec_noise=torch.cat([m.rec_noise for m in models], dim=1))
         for n in range(first.trained_scales):
-            gen = fuse([m.generators[n] for m in models], _network(ScaleGenerator, first.config, n, len(models)))
+            gen = fuse([m.generators[n] for m in models], generator_for(first.config, n, len(models)))
             fused.generators.append(gen.to(fused.rec_noise.device).eval().requires_grad_(False))
             fused.noise_amps.append([m.noise_amps[n] for m in models])
         return fused
@@ -125,7 +121,7 @@ class FusedModels:
         models = [SinGANSeg(config=self.config, shapes=list(self.shapes), rec_noise=noise.clone())
                   for noise in self.rec_noise.split(CHANNELS, dim=1)]
         for n, fused in enumerate(self.generators):
-            singles = split(fused, [_network(ScaleGenerator, self.config, n) for _ in range(self.k)])
+            singles = split(fused, [generator_for(self.config, n) for _ in range(self.k)])
             for model, single, amp in zip(models, singles, self.noise_amps[n]):
                 model.add_scale(single.to(self.rec_noise.device).eval().requires_grad_(False), amp)
         return models
@@ -171,11 +167,11 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     cfg, k, shapes = fused.config, fused.k, fused.shapes
     rng = seeded_generator(cfg.seed, n)
     # New networks: one init drawn as train_scale draws it (generator, then critic), tiled for K models.
-    gen1, critic1 = _network(ScaleGenerator, cfg, n), _network(ScaleDiscriminator, cfg, n)
+    gen1, critic1 = generator_for(cfg, n), critic_for(cfg, n)
     init_weights(gen1, rng)
     init_weights(critic1, rng)
-    gen = fuse([gen1] * k, _network(ScaleGenerator, cfg, n, k))
-    critic = fuse([critic1] * k, _network(ScaleDiscriminator, cfg, n, k))
+    gen = fuse([gen1] * k, generator_for(cfg, n, k))
+    critic = fuse([critic1] * k, critic_for(cfg, n, k))
     if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == cfg.channels_at(n):
         gen.load_state_dict(fused.generators[n - 1].state_dict())
         if prev_critic is not None:
@@ -359,7 +355,7 @@ def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: tor
     else:
         resumed = [load_model(m.out, device, require_complete=False, with_discriminator=True) for m in members]
         fused = FusedModels.from_models([model for model, _, _ in resumed])
-        critic = fuse([c for _, _, c in resumed], _network(ScaleDiscriminator, cfg, group.start_scale - 1, k))
+        critic = fuse([c for _, _, c in resumed], critic_for(cfg, group.start_scale - 1, k))
         critic = critic.to(device)
     pairs = [m.pair() for m in members]
     reals = [torch.cat(per_scale, dim=1) for per_scale in zip(*(build_reals(p, shapes, device) for p in pairs))]
@@ -373,7 +369,7 @@ def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: tor
             if all(m.out is None for m in members):
                 continue
             models = fused.models()
-            critics = split(critic, [_network(ScaleDiscriminator, cfg, n) for _ in range(k)])
+            critics = split(critic, [critic_for(cfg, n) for _ in range(k)])
             for member, pair, model, member_critic, stat in zip(members, pairs, models, critics, stats):
                 member.history.append(stat.__dict__ | {"shape": list(stat.shape), "batch_models": k})
                 if member.out is not None:

@@ -19,7 +19,7 @@ from .. import __version__
 from ..config import TrainConfig
 from ..errors import CheckpointError
 from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
-from .networks import ScaleDiscriminator, ScaleGenerator
+from .networks import ScaleDiscriminator, critic_for, generator_for
 from .singan import SinGANSeg
 
 FORMAT_NAME = "singan-seg-model"
@@ -129,13 +129,13 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torc
     model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
                       rec_noise=tensors.get("rec_noise"))
     for n in range(meta["trained_scales"]):
-        generator = ScaleGenerator(config.channels_at(n), config.num_layers, config.kernel_size, config.norm)
+        generator = generator_for(config, n)
         load_checked_state(generator, _unprefixed(f"generators.{n}", tensors), path, f"generator {n}")
         model.add_scale(generator.eval(), meta["noise_amps"][n])
     discriminator = None
     if with_discriminator and meta.get("has_discriminator"):
         last = meta["trained_scales"] - 1
-        discriminator = ScaleDiscriminator(config.channels_at(last), config.num_layers, config.kernel_size, config.norm)
+        discriminator = critic_for(config, last)
         load_checked_state(discriminator, _unprefixed("discriminator", tensors), path, "discriminator")
         discriminator.to(device)
     for p in model.generators.parameters():
