@@ -60,8 +60,12 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
             critic, _ = train_scale(n, model, reals, run_cfg, device, critic,
                                     TrainProgress(shapes, run_cfg, enabled=False))
             seconds.append(time.perf_counter() - started)
-        per_iter.append(max(seconds[2] - seconds[1], 0.0) / timed)
-        setup.append(max(seconds[1] - cycle * per_iter[-1], 0.0))
+        if seconds[2] > seconds[1]:
+            per_iter.append((seconds[2] - seconds[1]) / timed)
+            setup.append(max(seconds[1] - cycle * per_iter[-1], 0.0))
+        else:  # noise beat the difference (tiny networks, a busy machine): the longer run, set-up included
+            per_iter.append(seconds[2] / (cycle + timed))
+            setup.append(0.0)
         if on_scale is not None:
             on_scale(n, shapes[n], per_iter[-1])
     return CostEstimate(shapes=shapes, seconds_per_iter=per_iter, setup_seconds=setup,
