@@ -146,7 +146,8 @@ PRESETS: dict[str, TrainConfig] = {
     # Cheaper recipe for CPUs (README, "Performance"): iterations falling geometrically from 1000 at the cheap
     # coarse scales, which learn the layout, to 150 at the costly finest one; constant narrow networks; 1+1
     # critic/generator steps; a critic without norm layers (as ConSinGAN's), whose gradient penalty costs 5x
-    # less; bf16 autocast on channels-last tensors; per-image normalisation in the generator.
+    # less, with the penalty on every 2nd critic step; bf16 autocast on channels-last tensors; per-image
+    # normalisation in the generator. gp_every=1 gives cleaner masks for ~15 % more time (README).
     # 0.3.x: the critic normalised, the penalty on every 4th critic step, NCHW. 0.2.x: 300 -> 150 linear, 2+2.
     "fast": TrainConfig(
         iters_per_scale=1000,
@@ -157,6 +158,7 @@ PRESETS: dict[str, TrainConfig] = {
         max_channels=32,
         d_steps=1,
         g_steps=1,
+        gp_every=2,
         bf16=True,
         channels_last=True,
     ),
