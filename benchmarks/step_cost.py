@@ -44,7 +44,8 @@ def time_it(fn, repeats: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="fast", help="a preset, or PRESET:KEY=VALUE,... (e.g. fast:critic_norm=same)")
+    parser.add_argument("--preset", default="fast",
+                        help="a preset, or PRESET:KEY=VALUE,... (e.g. fast:critic_norm=same)")
     parser.add_argument("--size", type=int, nargs=2, default=[213, 250], metavar=("H", "W"))
     parser.add_argument("--width", type=int, default=None, help="filters (default: the preset's finest)")
     parser.add_argument("--repeats", type=int, default=3)

@@ -2,8 +2,9 @@
 
 For each preset, trains a few timed iterations at every scale of one Kvasir-SEG pair (after one warm-up
 iteration per scale; `singan_seg.estimate` separates a scale's set-up from its iterations), reports ms per
-iteration at each scale, projects the full training time per image from the preset's own iteration counts, and prints the speed ratio against `paper`. The projection is labelled as
-such; `--full fast` also runs the named presets for real and reports the measured time.
+iteration at each scale, projects the full training time per image from the preset's own iteration counts,
+and prints the speed ratio against `paper`. The projection is labelled as such; `--full fast` also runs the
+named presets for real and reports the measured time.
 
     .venv/bin/python benchmarks/train_speed.py                       # paper vs fast, 2 timed iterations/scale
     .venv/bin/python benchmarks/train_speed.py --presets paper fast --full fast

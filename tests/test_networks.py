@@ -29,7 +29,8 @@ def test_instance_norm_equals_torch_instance_norm(batch, channels_last):
     # convolutions pass it back (torch's own instance_norm gets that case wrong)
     x64 = x.double().requires_grad_(True)
     mean, var = x64.mean((2, 3), keepdim=True), x64.var((2, 3), unbiased=False, keepdim=True)
-    y64 = (x64 - mean) / torch.sqrt(var + 1e-5) * ours.weight.double()[:, None, None] + ours.bias.double()[:, None, None]
+    scale, shift = ours.weight.double()[:, None, None], ours.bias.double()[:, None, None]
+    y64 = (x64 - mean) / torch.sqrt(var + 1e-5) * scale + shift
     incoming = torch.randn(y1.shape).contiguous(memory_format=torch.channels_last)
     (y1 * incoming).sum().backward()
     (y64 * incoming.double()).sum().backward()
@@ -59,7 +60,8 @@ def test_networks_keep_their_layout_and_compute_the_same_either_way(channels_las
 
 def test_critic_without_norm_layers():
     cfg = ss.get_preset("fast")
-    assert cfg.critic_norm_layer == "none" and ss.get_preset("fast", ["critic_norm=same"]).critic_norm_layer == "instance"
+    assert cfg.critic_norm_layer == "none"
+    assert ss.get_preset("fast", ["critic_norm=same"]).critic_norm_layer == "instance"
     assert ss.get_preset("paper").critic_norm_layer == "batch"
     critic = ScaleDiscriminator(8, 5, 3, cfg.critic_norm_layer)
     init_weights(critic, torch.Generator().manual_seed(0))
