@@ -61,6 +61,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--models-name", default="models-root", help="label of the --models-root row")
     parser.add_argument("--patchnn-max-size", type=int, default=250, help="patchnn output size (0 = skip patchnn)")
     parser.add_argument("--memo-stride", type=int, default=4, help="stride of the sample patches searched")
+    parser.add_argument("--start-scales", type=int, nargs="+", default=[0],
+                        help="sample each SinGAN-Seg model from these start scales (rows NAME@sK for K > 0)")
+    parser.add_argument("--variations", type=float, nargs="+", default=[1.0],
+                        help="and at start scale 0 with these variations (rows NAME@vV for V < 1; see ss.sample)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
@@ -109,17 +113,19 @@ def run_patchnn(pair, args, device):
 
 
 def run_singan(pair, model_or_config, args, device):
+    """The trained model (trained here or loaded) and its training seconds."""
     if isinstance(model_or_config, Path):  # already trained: its own recorded training time
         meta = json.loads((model_or_config / "config.json").read_text())
-        train_seconds = float(meta["training"]["seconds"])
-        model = ss.load(model_or_config, device=str(device))
-    else:
-        started = time.perf_counter()
-        model = ss.train(pair, config=model_or_config, device=str(device), progress=False)
-        train_seconds = time.perf_counter() - started
+        return ss.load(model_or_config, device=str(device)), float(meta["training"]["seconds"])
+    started = time.perf_counter()
+    model = ss.train(pair, config=model_or_config, device=str(device), progress=False)
+    return model, time.perf_counter() - started
+
+
+def sample_timed(model, start_scale, variation, args):
     started, cpu = time.perf_counter(), time.process_time()
-    samples = ss.sample(model, num=args.num, seed=args.seed)
-    return samples, train_seconds, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
+    samples = ss.sample(model, num=args.num, seed=args.seed, start_scale=start_scale, variation=variation)
+    return samples, (time.perf_counter() - started) / args.num, (time.process_time() - cpu) / args.num
 
 
 def summarise(rows: list[dict], num: int) -> dict:
@@ -194,25 +200,32 @@ def main(args: argparse.Namespace) -> int:
     if args.models_root:
         methods[args.models_name] = args.models_root
     extractor = get_extractor(None, str(device))
-    per_pair: dict[str, list[dict]] = {name: [] for name in methods}
+    per_pair: dict[str, list[dict]] = {}
     started = time.time()
     for k, ident in enumerate(ids):
         pair = ss.load_pair(args.data / "images" / f"{ident}.jpg", args.data / "masks" / f"{ident}.jpg")
         for name, how in methods.items():
             if how == "patchnn":
-                samples, train_s, per_sample, cpu_per_sample = run_patchnn(pair, args, device)
+                runs = [(name, *run_patchnn(pair, args, device))]
             else:
                 target = find_model(how, ident) if isinstance(how, Path) else how
                 if target is None:
                     print(f"pair {k + 1}/{len(ids)} {ident} {name}: no finished model under {how}, skipped")
                     continue
-                samples, train_s, per_sample, cpu_per_sample = run_singan(pair, target, args, device)
-            row = {"id": ident, "train_seconds": train_s, "seconds_per_sample": per_sample,
-                   "cpu_seconds_per_sample": cpu_per_sample,
-                   **score(samples, pair, extractor, args.memo_stride)}
-            per_pair[name].append(row)
-            print(f"pair {k + 1}/{len(ids)} {ident} {name}: train {train_s:.1f} s, {per_sample:.2f} s/sample, "
-                  f"SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
+                model, train_s = run_singan(pair, target, args, device)
+                ways = [(start, 1.0, f"{name}@s{start}" if start else name) for start in args.start_scales]
+                ways += [(0, v, f"{name}@v{v:g}") for v in args.variations if v != 1.0]
+                runs = []
+                for start, variation, label in ways:
+                    samples, per_sample, cpu_per_sample = sample_timed(model, start, variation, args)
+                    runs.append((label, samples, train_s, per_sample, cpu_per_sample))
+            for row_name, samples, train_s, per_sample, cpu_per_sample in runs:
+                row = {"id": ident, "train_seconds": train_s, "seconds_per_sample": per_sample,
+                       "cpu_seconds_per_sample": cpu_per_sample,
+                       **score(samples, pair, extractor, args.memo_stride)}
+                per_pair.setdefault(row_name, []).append(row)
+                print(f"pair {k + 1}/{len(ids)} {ident} {row_name}: train {train_s:.1f} s, {per_sample:.2f} "
+                      f"s/sample, SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
     summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
     configs = {name: how.to_dict() for name, how in methods.items() if isinstance(how, ss.TrainConfig)}
     paper = paper_projection()
