@@ -56,8 +56,9 @@ def load_baseline(model_dir: str | Path, device: str | torch.device = "auto") ->
 def sample_baseline(model: BaselineModel, num: int, seed: int = 0, first_index: int = 0) -> torch.Tensor:
     """(num, 4, R, R) in [-1, 1]; sample i from (seed, first_index + i) alone.
 
-    DCGAN and ProGAN generators treat every sample of a batch independently (eval-mode batch norm, pixel norm), so
-    they run 32 at a time; FastGAN draws noise inside its generator, so it runs one sample per seeded draw.
+    Every sample runs alone: DCGAN's and ProGAN's generators treat the samples of a batch independently, but the
+    convolutions' float rounding depends on the batch size on some CPUs (ProGAN: ~1e-5 between batches of 2 and
+    5), so batching would make sample i depend on `num`; FastGAN draws noise inside its generator anyway.
     """
     if num < 1:
         raise InputError(f"num should be at least 1, got {num}")
@@ -65,12 +66,10 @@ def sample_baseline(model: BaselineModel, num: int, seed: int = 0, first_index: 
         raise InputError(f"seed should be >= 0, got {seed}")
     arch, cfg = ARCH_MODULES[model.arch], model.config
     dev = next(model.generator.parameters()).device
-    batch_size = 1 if model.arch == "fastgan" else 32
     out = []
-    for start in range(0, num, batch_size):
-        indices = range(first_index + start, first_index + min(start + batch_size, num))
-        z = torch.cat([torch.randn(1, cfg.z_dim, generator=seeded_generator(seed, i)) for i in indices]).to(dev)
-        with seeded_rng(_seed_of(seed, indices[0], 3), dev):
+    for i in range(first_index, first_index + num):
+        z = torch.randn(1, cfg.z_dim, generator=seeded_generator(seed, i)).to(dev)
+        with seeded_rng(_seed_of(seed, i, 3), dev):
             out.append(arch.generate(model.generator, z, cfg, model.progress).float().clamp(-1, 1).cpu())
     return torch.cat(out)
 
