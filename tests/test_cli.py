@@ -40,6 +40,7 @@ def test_train_then_generate(tmp_path, phantom_files):
     assert result.returncode == 0, result.stderr
     rows = read_manifest(tmp_path / "s", verify=True)
     assert len(rows) == 3 and rows[0]["start_scale"] == "1" and rows[0]["source_id"] == "image"
+    assert rows[0]["variation"] == "1"
     for row in rows:
         img = Image.open(tmp_path / "s" / row["image"])
         msk = Image.open(tmp_path / "s" / row["mask"])
@@ -84,6 +85,8 @@ def test_generate_refuses_bad_values(tmp_path, tiny_model_dir):
     assert_one_line_error(cli("generate", tmp_path, "--out", tmp_path / "s"), "no config.json")
     assert_one_line_error(cli("generate", tiny_model_dir, "--out", tmp_path / "s", "--height", "-5"),
                           "height should be positive")
+    assert_one_line_error(cli("generate", tiny_model_dir, "--out", tmp_path / "s", "--variation", "0.5",
+                              "--start-scale", "1"), "variation applies to start scale 0")
     assert not (tmp_path / "s").exists()
 
 

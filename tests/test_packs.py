@@ -218,6 +218,9 @@ def test_pack_cannot_rebuild_the_training_image(tmp_path, pack_dir, model_dirs):
 
     with pytest.raises(ss.InputError, match="only start scale 0"):
         generate_from_pack(pack_dir, tmp_path / "s", start_scale=1, device="cpu")
+    with pytest.raises(ss.InputError, match="only variation 1"):  # it would lean on the reconstruction noise
+        generate_from_pack(pack_dir, tmp_path / "s", variation=0.5, device="cpu")
+    assert not (tmp_path / "s").exists()
 
     with pytest.warns(UserWarning, match="rebuild the real training images"):
         leaky = create_pack([model_dir], tmp_path / "leaky", include_reconstruction=True)

@@ -124,6 +124,20 @@ def test_other_settings_are_refused(tmp_path, dataset):
         build(dataset, tmp_path / "syn", limit=1, settings=DatasetSettings(preset="tiny", per_image=3, seed=1))
 
 
+def test_sampling_variation_is_used_recorded_and_checked(tmp_path, dataset):
+    narrow = DatasetSettings(preset="tiny", per_image=2, seed=1, variation=0.5)
+    build(dataset, tmp_path / "syn", limit=1, settings=narrow)
+    rows = read_csv(tmp_path / "syn" / "manifest.csv")
+    assert len(rows) == 2 and {r["variation"] for r in rows} == {"0.5"}
+    with pytest.raises(ss.OutputExistsError, match="variation 0.5 .saved. vs 1.0"):
+        build(dataset, tmp_path / "syn", limit=1)
+    # a dataset.json written before the setting existed reads as variation 1
+    assert DatasetSettings(preset="tiny").differences({"preset": "tiny", **{
+        k: v for k, v in DatasetSettings(preset="tiny").to_dict().items() if k != "variation"}}) == {}
+    with pytest.raises(ss.InputError, match="variation should be in"):
+        DatasetSettings(preset="tiny", variation=0.5, start_scale=1)
+
+
 def test_training_settings_are_kept_and_checked(tmp_path, dataset):
     changed = DatasetSettings(preset="tiny", per_image=2, seed=1, train_settings="gp_every=2,iters_per_scale=5")
     build(dataset, tmp_path / "syn", limit=1, settings=changed)

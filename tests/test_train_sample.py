@@ -62,6 +62,33 @@ def test_samples_vary_and_start_scale_controls_how_much(small_model):
     assert spread(fine) < spread(coarse)  # higher start scale keeps the real layout
 
 
+def test_variation_narrows_the_layout_towards_the_real_one(small_model, phantom):
+    """variation 1 is the plain sampler; lower values keep samples nearer the reconstruction, down to v = 0,
+    where only the finer scales' noise varies."""
+    spread = lambda x: np.abs(x - x.mean(axis=0)).mean()  # noqa: E731
+    plain = ss.sample(small_model, num=6, seed=3)
+    full = ss.sample(small_model, num=6, seed=3, variation=1.0)
+    assert (full.images == plain.images).all() and (full.masks == plain.masks).all()
+    spreads = [spread(ss.sample(small_model, num=6, seed=3, variation=v).images.astype(float))
+               for v in (1.0, 0.5, 0.0)]
+    assert spreads[0] > spreads[1] > spreads[2], spreads
+    # v = 0 at start 0 is the reconstruction's layout: as close to it as sampling from the scale above
+    rec_layout = ss.sample(small_model, num=6, seed=3, start_scale=1).images.astype(float)
+    assert spreads[2] <= 1.5 * spread(rec_layout) + 0.5
+    assert ss.sample(small_model, num=6, seed=3, variation=0.5).variation == 0.5
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"variation": 1.5}, "variation should be in [0, 1]"),
+    ({"variation": -0.1}, "variation should be in [0, 1]"),
+    ({"variation": 0.5, "start_scale": 1}, "variation applies to start scale 0"),
+    ({"variation": 0.5, "scale_w": 1.5}, "needs the training size"),
+])
+def test_variation_refuses_what_it_cannot_do(small_model, kwargs, fragment):
+    with pytest.raises(ss.InputError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        ss.sample(small_model, num=1, **kwargs)
+
+
 def test_sampling_is_deterministic_and_per_sample(small_model):
     a = ss.sample(small_model, num=4, seed=5)
     b = ss.sample(small_model, num=4, seed=5)

@@ -77,6 +77,8 @@ def generate(
     out: Path = typer.Option(..., help="samples directory to write (images/, masks/, manifest.csv)"),
     num: int = typer.Option(10, help="number of samples"),
     start_scale: int = typer.Option(0, help="0 = coarsest (most varied); higher keeps the real layout"),
+    variation: float = typer.Option(1.0, help="1 (SinGAN) down to 0: how far the layout may stray from the "
+                                    "real one at start scale 0; lower = nearer the real image"),
     seed: int = typer.Option(0, help="random seed; sample i depends only on (seed, i)"),
     height: Optional[int] = typer.Option(None, help="output height in px"),
     width: Optional[int] = typer.Option(None, help="output width in px"),
@@ -96,7 +98,8 @@ def generate(
 
         sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
         path = generate_patchnn_cli(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
-                                    sized=bool(sizes) or start_scale != 0, soft_masks=soft_masks, device=device,
+                                    sized=bool(sizes) or start_scale != 0 or variation != 1.0,
+                                    soft_masks=soft_masks, device=device,
                                     overwrite=overwrite)
         console.print(f"[green]{num} pairs written to {path}[/green]")
         return
@@ -107,7 +110,7 @@ def generate(
     if (model_dir is None) == (pack is None):
         raise InputError("give either a MODEL_DIR or --pack, not both or neither")
     options = dict(num=num, start_scale=start_scale, seed=seed, height=height, width=width, scale_h=scale_h,
-                   scale_w=scale_w, soft_masks=soft_masks, device=device, overwrite=overwrite)
+                   scale_w=scale_w, soft_masks=soft_masks, device=device, overwrite=overwrite, variation=variation)
     if pack is not None:
         from .packs import generate_from_pack
 
@@ -153,6 +156,7 @@ def build_dataset(
     style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
     style_steps: int = typer.Option(1000, help="optimisation steps for Gatys style transfer"),
     start_scale: int = typer.Option(0, help="start scale for sampling"),
+    variation: float = typer.Option(1.0, help="sampling variation at start scale 0 (1 = SinGAN; see generate)"),
     seed: int = typer.Option(0, help="random seed"),
     workers: int = typer.Option(1, help="local worker processes"),
     threads: Optional[int] = typer.Option(None, help="torch threads per job (default: cores // workers; ray: 2)"),
@@ -170,7 +174,8 @@ def build_dataset(
     from .pipeline import build_dataset as build
 
     settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
-                               start_scale=start_scale, seed=seed, style=style, style_steps=style_steps,
+                               start_scale=start_scale, variation=variation, seed=seed, style=style,
+                               style_steps=style_steps,
                                method=method, train_settings=",".join(train_settings))
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,

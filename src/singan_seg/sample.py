@@ -29,6 +29,7 @@ class Samples:
     seed: int
     start_scale: int
     first_index: int = 0
+    variation: float = 1.0
 
     def __len__(self) -> int:
         return len(self.images)
@@ -60,11 +61,14 @@ def _output_size(model: SinGANSeg, height: int | None, width: int | None, scale_
 
 def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
            height: int | None = None, width: int | None = None, scale_h: float | None = None,
-           scale_w: float | None = None, device: str = "auto", first_index: int = 0) -> Samples:
+           scale_w: float | None = None, device: str = "auto", first_index: int = 0,
+           variation: float = 1.0) -> Samples:
     """Draw `num` new pairs from a model (or a model directory).
 
     Args:
         start_scale: 0 (coarsest; most varied) to num_scales - 1 (closest to the real layout).
+        variation: 1 (SinGAN's sampler) down to 0: how far the layout may stray from the real one at start
+            scale 0 (README, "Sampling"): lower gives samples nearer the real image, with masks that fit better.
         seed: sample i is reproducible from (seed, first_index + i) alone.
         height, width / scale_h, scale_w: output size (default: the training size).
 
@@ -85,10 +89,26 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
         raise InputError("this model was shared without its reconstruction noise, so only start scale 0 is "
                          "possible (higher start scales replay the real image)")
     sh, sw = _output_size(model, height, width, scale_h, scale_w)
-    batch = model.generate(num, start_scale=start_scale, seed=seed, scale_h=sh, scale_w=sw, first_index=first_index)
+    _check_variation(model, variation, start_scale, (sh, sw))
+    batch = model.generate(num, start_scale=start_scale, seed=seed, scale_h=sh, scale_w=sw, first_index=first_index,
+                           variation=variation)
     images, masks, soft = tensor_to_pairs(batch)
     return Samples(images=images, masks=masks, soft_masks=soft, seed=seed, start_scale=start_scale,
-                   first_index=first_index)
+                   first_index=first_index, variation=variation)
+
+
+def _check_variation(model: SinGANSeg, variation: float, start_scale: int, scale: tuple[float, float]) -> None:
+    if not 0.0 <= variation <= 1.0:
+        raise InputError(f"variation should be in [0, 1], got {variation}")
+    if variation == 1.0:
+        return
+    if start_scale > 0:
+        raise InputError("variation applies to start scale 0; a higher start scale already keeps the real layout")
+    if scale != (1.0, 1.0):
+        raise InputError("variation < 1 needs the training size (it leans on the reconstruction noise, which has "
+                         "that size)")
+    if model.rec_noise is None:
+        raise InputError("this model was shared without its reconstruction noise, so only variation 1 is possible")
 
 
 def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", source_id: str = "",
@@ -109,7 +129,8 @@ def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", s
             soft = (samples.soft_masks[i] * 255).round().astype(np.uint8) if soft_masks else None
             row = write_pair_files(staging, stem, samples.images[i], samples.masks[i], soft)
             row.update({"source_id": source_id, "model": model_name, "seed": str(samples.seed),
-                        "start_scale": str(samples.start_scale), "method": method, "index": str(index)})
+                        "start_scale": str(samples.start_scale), "method": method, "index": str(index),
+                        "variation": f"{samples.variation:g}"})
             rows.append(row)
         write_manifest(staging / "manifest.csv", rows)
     return out
@@ -118,11 +139,11 @@ def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", s
 def generate(model_dir: str | Path, out_dir: str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
              height: int | None = None, width: int | None = None, scale_h: float | None = None,
              scale_w: float | None = None, soft_masks: bool = False, device: str = "auto",
-             overwrite: bool = False) -> Path:
+             overwrite: bool = False, variation: float = 1.0) -> Path:
     """Load a model directory, sample `num` pairs and write them as a samples directory."""
     model, meta, _ = load_model(model_dir, resolve_device(device))
     samples = sample(model, num=num, start_scale=start_scale, seed=seed, height=height, width=width,
-                     scale_h=scale_h, scale_w=scale_w)
+                     scale_h=scale_h, scale_w=scale_w, variation=variation)
     source_id = meta.get("inputs", {}).get("source_id", "")
     return write_samples(samples, out_dir, model_name=Path(model_dir).resolve().name, source_id=source_id,
                          soft_masks=soft_masks, overwrite=overwrite)

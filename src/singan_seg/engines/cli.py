@@ -19,7 +19,7 @@ def generate_patchnn_cli(model: Path | str | None, image: Path | None, mask: Pat
     if image is None or mask is None:
         raise InputError("--method patchnn needs --image IMG and --mask MASK (the real pair to draw patches from)")
     if sized:
-        raise InputError("--start-scale, --height/--width and --scale-h/--scale-w are SinGAN options; "
+        raise InputError("--start-scale, --variation, --height/--width and --scale-h/--scale-w are SinGAN options; "
                          "with --method patchnn use --max-size")
     config = PatchNNConfig() if max_size is None else PatchNNConfig(max_size=max_size)
     return generate_patchnn_dir(image, mask, out, num=num, seed=seed, config=config, soft_masks=soft_masks,

@@ -3,7 +3,8 @@
 Sampling runs the generators coarse to fine. At scale n the input is the upsampled output of scale n-1
 plus noise of amplitude `noise_amps[n]`; at scale 0 the input is noise alone. Scales below `start_scale`
 replay the reconstruction of the real image (fixed noise at scale 0, none above), so a higher start
-scale keeps the real layout and a start scale of 0 gives the most varied samples.
+scale keeps the real layout and a start scale of 0 gives the most varied samples. `variation` < 1 narrows
+start scale 0 more gently: the coarsest noise leans towards the reconstruction noise (see `generate`).
 """
 
 from __future__ import annotations
@@ -108,17 +109,27 @@ class SinGANSeg:
 
     @torch.no_grad()
     def generate(self, num: int = 1, start_scale: int = 0, seed: int = 0, scale_h: float = 1.0,
-                 scale_w: float = 1.0, batch_size: int = 8, first_index: int = 0) -> torch.Tensor:
+                 scale_w: float = 1.0, batch_size: int = 8, first_index: int = 0,
+                 variation: float = 1.0) -> torch.Tensor:
         """`num` samples as a (num, 4, H, W) tensor in [-1, 1] (RGB + mask channel).
 
         Sample i is drawn from its own generator seeded by (seed, first_index + i), so a sample does not
         depend on how many others are drawn with it.
+
+        `variation` v in [0, 1] (start scale 0, training size): the coarsest scale's noise is
+        sqrt(1 - v^2) z_rec + v z, with z_rec the reconstruction noise and z fresh noise. That is still unit
+        Gaussian noise, the input G_0 was trained on, but its layout stays nearer the real one as v falls:
+        v = 1 is SinGAN's sampler, v = 0 keeps the real layout and varies only the finer scales' detail.
         """
         if not self.is_complete:
             raise ValueError(f"model is trained on {self.trained_scales} of {self.num_scales} scales")
         if not 0 <= start_scale < self.num_scales:
             raise ValueError(f"start_scale should be in [0, {self.num_scales - 1}], got {start_scale}")
         shapes = [(max(1, round(h * scale_h)), max(1, round(w * scale_w))) for h, w in self.shapes]
+        if not 0.0 <= variation <= 1.0:
+            raise ValueError(f"variation should be in [0, 1], got {variation}")
+        if variation < 1.0 and (start_scale > 0 or shapes[0] != tuple(self.shapes[0]) or self.rec_noise is None):
+            raise ValueError("variation < 1 needs start scale 0, the training size and the reconstruction noise")
         start = None
         if start_scale > 0:
             start = self.reconstruct(upto=start_scale)  # (1, 4, h, w) at native size of scale start_scale-1
@@ -128,6 +139,8 @@ class SinGANSeg:
             per_sample = [seeded_generator(seed, i) for i in indices]
             noises = [torch.cat([randn((1, CHANNELS, *shapes[n]), g, self.device) for g in per_sample])
                       for n in range(start_scale, self.num_scales)]
+            if variation < 1.0:
+                noises[0] = (1.0 - variation ** 2) ** 0.5 * self.rec_noise + variation * noises[0]
             begin = None if start is None else start.expand(len(per_sample), -1, -1, -1)
             out.append(self.run_scales(noises, self.num_scales, shapes, start=begin, first=start_scale))
         return torch.cat(out).clamp(-1, 1)

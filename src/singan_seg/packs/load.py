@@ -29,13 +29,13 @@ def generate_from_pack(pack: str | Path | OpenPack, out_dir: str | Path, ids: li
                        num: int = 10, start_scale: int = 0, seed: int = 0, height: int | None = None,
                        width: int | None = None, scale_h: float | None = None, scale_w: float | None = None,
                        soft_masks: bool = False, device: str = "auto", overwrite: bool = False,
-                       cache_dir: str | Path | None = None) -> list[Path]:
+                       cache_dir: str | Path | None = None, variation: float = 1.0) -> list[Path]:
     """Sample `num` pairs from each selected generator of a pack into `out_dir/<id>/` samples directories.
 
     Args:
         pack: a pack path or URL (see `open_pack`), or an already opened pack.
         ids: generator ids (default: all in the pack).
-        num, start_scale, seed, height, width, scale_h, scale_w: as in `sample`; the same seed gives the same
+        num, start_scale, seed, height, width, scale_h, scale_w, variation: as in `sample`; the same seed gives the same
             pairs as sampling the original model directory.
         cache_dir: download cache (default `$SINGAN_SEG_CACHE` or the user cache folder).
 
@@ -52,7 +52,7 @@ def generate_from_pack(pack: str | Path | OpenPack, out_dir: str | Path, ids: li
     for generator_id in opened.ids:
         model = load_pack_model(opened.folder, generator_id, device)
         samples = sample(model, num=num, start_scale=start_scale, seed=seed, height=height, width=width,
-                         scale_h=scale_h, scale_w=scale_w)
+                         scale_h=scale_h, scale_w=scale_w, variation=variation)
         written.append(write_samples(samples, out / generator_id, model_name=generator_id, source_id=generator_id,
                                      soft_masks=soft_masks, overwrite=overwrite))
     return written

@@ -78,7 +78,8 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
         else:
             model = train(job.image, job.mask, out_dir=out / "model", config=settings.train_config(), device=device,
                           resume=True, progress=False)
-            samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed)
+            samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed,
+                             variation=settings.variation)
             write_samples(samples, raw, model_name=f"pairs/{job.id}/model", source_id=job.id, overwrite=True)
         if settings.style != "none":
             _style(settings, raw, job.image, target, device)

@@ -23,6 +23,7 @@ class DatasetSettings:
     iters_per_scale: int | None = None  # overrides the preset's (for quick runs)
     per_image: int = 10  # samples per real pair (the paper: 10)
     start_scale: int = 0
+    variation: float = 1.0  # sampling at start scale 0: 1 = SinGAN, lower = layouts nearer the real one
     seed: int = 0
     style: str = "none"  # none, 1:1 or 1:1000 (Gatys, the paper's ratios) or fast
     style_steps: int = 1000
@@ -33,14 +34,17 @@ class DatasetSettings:
         if self.method not in METHOD_CHOICES:
             raise InputError(f"unknown method {self.method!r}; choose one of {list(METHOD_CHOICES)}")
         if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0
-                                         or self.train_settings):
-            raise InputError("--iters, --set and --start-scale are SinGAN settings; --method patchnn trains nothing")
+                                         or self.variation != 1.0 or self.train_settings):
+            raise InputError("--iters, --set, --start-scale and --variation are SinGAN settings; --method patchnn "
+                             "trains nothing")
         if self.per_image < 1:
             raise InputError(f"per_image should be at least 1, got {self.per_image}")
         if self.style not in STYLE_CHOICES:
             raise InputError(f"unknown style {self.style!r}; choose one of {list(STYLE_CHOICES)}")
         if self.start_scale < 0:
             raise InputError(f"start_scale should be >= 0, got {self.start_scale}")
+        if not 0.0 <= self.variation <= 1.0 or (self.variation < 1.0 and self.start_scale > 0):
+            raise InputError(f"variation should be in [0, 1], and 1 with a start scale above 0; got {self.variation}")
         # validate the preset / engine settings now, not in a worker an hour later
         self.patchnn_config() if self.method == "patchnn" else self.train_config()
 
@@ -60,7 +64,7 @@ class DatasetSettings:
                     ) -> dict[str, tuple[Any, Any]]:
         """Settings that differ from a saved dataset's, and (where it saved one) every training setting that
         differs, so that a preset whose values changed between versions is caught too."""
-        saved = {"method": "singan", "train_settings": "", **saved}  # the defaults of settings added later
+        saved = {"method": "singan", "train_settings": "", "variation": 1.0, **saved}  # defaults of later settings
         different = {k: (saved.get(k), v) for k, v in self.to_dict().items() if saved.get(k) != v}
         if saved_train_config is not None and self.method == "singan":
             before = TrainConfig.from_dict(saved_train_config).to_dict()
