@@ -99,8 +99,7 @@ def generate(
         sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
         path = generate_patchnn_cli(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
                                     sized=bool(sizes) or start_scale != 0 or variation != 1.0,
-                                    soft_masks=soft_masks, device=device,
-                                    overwrite=overwrite)
+                                    soft_masks=soft_masks, device=device, overwrite=overwrite)
         console.print(f"[green]{num} pairs written to {path}[/green]")
         return
     if method != "singan":
@@ -175,8 +174,7 @@ def build_dataset(
 
     settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
                                start_scale=start_scale, variation=variation, seed=seed, style=style,
-                               style_steps=style_steps,
-                               method=method, train_settings=",".join(train_settings))
+                               style_steps=style_steps, method=method, train_settings=",".join(train_settings))
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
                    device=str(resolve_device(device)), threads=threads, batch_models=batch_models)

@@ -68,7 +68,7 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
     Args:
         start_scale: 0 (coarsest; most varied) to num_scales - 1 (closest to the real layout).
         variation: 1 (SinGAN's sampler) down to 0: how far the layout may stray from the real one at start
-            scale 0 (README, "Sampling"): lower gives samples nearer the real image, with masks that fit better.
+            scale 0 (README, "Command line"): lower gives samples nearer the real image, with masks that fit better.
         seed: sample i is reproducible from (seed, first_index + i) alone.
         height, width / scale_h, scale_w: output size (default: the training size).
 
