@@ -9,6 +9,8 @@ import torch
 
 import singan_seg as ss
 from singan_seg.model import load_model
+from singan_seg.progress import TrainProgress
+from singan_seg.scale_checkpoint import STATE_FILE, TENSORS_FILE
 from singan_seg.train import build_reals
 
 train_module = importlib.import_module("singan_seg.train")  # the package's `train` is the function
@@ -133,6 +135,65 @@ def test_resume_equals_uninterrupted(tmp_path, phantom, concurrent):
     assert full.noise_amps == resumed.noise_amps
     assert (ss.sample(part, num=2, device="cpu").images == ss.sample(tmp_path / "full", num=2,
                                                                      device="cpu").images).all()
+
+
+def _interrupt_at(monkeypatch, where):
+    """Make training raise KeyboardInterrupt once, as iteration `where` = (scale, iteration) ends; record the
+    calls to the progress display."""
+    calls, armed = [], [True]
+
+    def advance(self, scale, iteration, iterations, **losses):
+        calls.append((scale, iteration))
+        if (scale, iteration) == where and armed:
+            armed.clear()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainProgress, "advance", advance)
+    return calls
+
+
+# (scale 0, iteration 27): after the lr decay (iteration 24 of 30), in a directory with no finished scale yet;
+# (scale 1, iteration 17): before it, so the resumed run must still apply the decay; two scales train together.
+@pytest.mark.parametrize("concurrent,where", [(1, (0, 27)), (2, (1, 17))])
+def test_resume_mid_scale_equals_uninterrupted(tmp_path, phantom, monkeypatch, concurrent, where):
+    cfg = ss.get_preset("tiny", concurrent_scales=concurrent, gp_every=2)
+    full = ss.train(phantom, config=cfg, device="cpu", progress=False)
+    part = tmp_path / "part"
+    calls = _interrupt_at(monkeypatch, where)
+    with pytest.raises(KeyboardInterrupt):
+        ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, checkpoint_minutes=0)
+    state = json.loads((part / STATE_FILE).read_text())
+    assert (state["scale"], state["iterations_done"]) == (where[0], where[1] - 1)  # the last whole iteration
+
+    calls.clear()
+    resumed = ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, resume=True)
+    assert calls[0] == (where[0], where[1])  # continued, not restarted
+    wf, wr = weights_of(full), weights_of(resumed)
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+    assert full.noise_amps == resumed.noise_amps
+    assert not (part / STATE_FILE).exists() and not (part / TENSORS_FILE).exists()  # folded into the model
+
+
+def test_a_damaged_mid_scale_state_is_refused_and_a_leftover_ignored(tmp_path, phantom, monkeypatch):
+    cfg = ss.get_preset("tiny")
+    part = tmp_path / "part"
+    _interrupt_at(monkeypatch, (1, 10))
+    with pytest.raises(KeyboardInterrupt):
+        ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, checkpoint_minutes=0)
+    monkeypatch.undo()
+    tensors = (part / TENSORS_FILE).read_bytes()
+    middle = len(tensors) // 2
+    (part / TENSORS_FILE).write_bytes(tensors[:middle] + bytes([tensors[middle] ^ 1]) + tensors[middle + 1:])
+    with pytest.raises(ss.CheckpointError, match="delete both"):
+        ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, resume=True)
+
+    # A state that continues other weights (here: saved before scale 0 was retrained) is not applied.
+    (part / TENSORS_FILE).write_bytes(tensors)
+    state = json.loads((part / STATE_FILE).read_text())
+    (part / STATE_FILE).write_text(json.dumps(state | {"base_weights_sha256": "0" * 64}))
+    calls = _interrupt_at(monkeypatch, (9, 9))
+    ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, resume=True)
+    assert calls[0] == (1, 1)
 
 
 def test_resume_refuses_other_settings(tmp_path, phantom):

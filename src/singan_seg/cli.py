@@ -45,6 +45,8 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     resume: bool = typer.Option(False, help="continue an interrupted run in OUT"),
     overwrite: bool = typer.Option(False, help="replace a model already in OUT"),
+    checkpoint_minutes: float = typer.Option(10.0, help="also save the scale being trained this often, so a long "
+                                             "scale resumes where it stopped (0: every iteration)"),
     allow_empty_mask: bool = typer.Option(False, help="train on a pair whose mask has no foreground"),
     verbose: bool = typer.Option(True, help="log per-scale summaries"),
 ) -> None:
@@ -55,7 +57,7 @@ def train(
     _setup_logging(verbose)
     config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     model = train_model(image, mask, out_dir=out, config=config, device=device, resume=resume,
-                        overwrite=overwrite, allow_empty_mask=allow_empty_mask)
+                        overwrite=overwrite, allow_empty_mask=allow_empty_mask, checkpoint_minutes=checkpoint_minutes)
     console.print(f"[green]model written to {out}[/green] ({model.num_scales} scales, finest "
                   f"{model.shapes[-1][1]}x{model.shapes[-1][0]} px)")
 

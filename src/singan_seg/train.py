@@ -36,6 +36,7 @@ from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, critic
 from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
+from .scale_checkpoint import STATE_FILE, TENSORS_FILE, MidScaleCheckpoints, ScaleState
 
 log = logging.getLogger("singan_seg")
 
@@ -119,8 +120,10 @@ def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: Scale
 
 
 def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainConfig, device: torch.device,
-                prev_critic: ScaleDiscriminator | None, progress: TrainProgress) -> tuple[ScaleDiscriminator, ScaleStats]:
-    """Train scale n (and, with concurrent_scales > 1, fine-tune the scales just below it); adds it to `model`."""
+                prev_critic: ScaleDiscriminator | None, progress: TrainProgress,
+                checkpoints: MidScaleCheckpoints | None = None) -> tuple[ScaleDiscriminator, ScaleStats]:
+    """Train scale n (and, with concurrent_scales > 1, fine-tune the scales just below it); adds it to `model`.
+    With `checkpoints`, continue a saved state of this scale and save one every few minutes."""
     started = time.perf_counter()
     rng = seeded_generator(cfg.seed, n)
     shapes, real = model.shapes, reals[n]
@@ -162,9 +165,12 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
     sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
     autocast = partial(_autocast, device, cfg.bf16)
+    state = ScaleState(networks={f"generator{m}": g for m, g in enumerate(chain, start=first)} | {"critic": critic},
+                       optimizers={"generator": opt_g, "critic": opt_d}, schedulers=[sched_g, sched_d], rng=rng)
+    done, seconds_before = checkpoints.resume(n, state) if checkpoints is not None else (0, 0.0)
 
     d_loss = g_adv = rec_loss = torch.zeros(())
-    for it in range(iters):
+    for it in range(done, iters):
         # Fresh random input for this iteration: noise at every trained scale below, and at [first, n].
         with torch.no_grad():
             # unit noise: run_scales multiplies by each scale's amplitude
@@ -198,13 +204,15 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         sched_g.step()
         sched_d.step()
         progress.advance(n, it + 1, iters, d_loss=d_loss.detach(), g_adv=g_adv.detach(), rec=rec_loss.detach())
+        if checkpoints is not None:
+            checkpoints.maybe_save(n, it + 1, iters, seconds_before + time.perf_counter() - started, state)
 
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
     model.add_scale(gen.eval().requires_grad_(False), noise_amp)
     critic.eval().requires_grad_(False)
     stats = ScaleStats(scale=n, shape=tuple(shapes[n]), width=cfg.channels_at(n), noise_amp=noise_amp,
-                       seconds=time.perf_counter() - started, d_loss=d_loss.item(), g_adv=g_adv.item(),
+                       seconds=seconds_before + time.perf_counter() - started, d_loss=d_loss.item(), g_adv=g_adv.item(),
                        rec=rec_loss.item())
     return critic, stats
 
@@ -216,7 +224,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
     """Return True when there is a checkpoint to resume from; refuse to clobber anything else."""
     return prepare_checkpoint_dir(out_dir, is_model_dir(out_dir), resume, overwrite, "singan-seg model",
-                                  (CONFIG_FILE, WEIGHTS_FILE))
+                                  (CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, TENSORS_FILE))
 
 
 def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:
@@ -239,18 +247,21 @@ def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) ->
 def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, config: TrainConfig | None = None,
           preset: str = DEFAULT_PRESET, device: str | torch.device = "auto", resume: bool = False,
           overwrite: bool = False, progress: bool = True, allow_empty_mask: bool = False,
-          stop_after_scale: int | None = None) -> SinGANSeg:
+          stop_after_scale: int | None = None, checkpoint_minutes: float | None = 10.0) -> SinGANSeg:
     """Train a SinGAN-Seg model on one image/mask pair.
 
     Args:
         image, mask: file paths, arrays ((H, W, 3) uint8 and (H, W) bool/0..255), or a `Pair` as `image`.
-        out_dir: model directory; checkpointed after every scale. None keeps the model in memory only.
+        out_dir: model directory; checkpointed after every scale (and within a scale, see `checkpoint_minutes`).
+            None keeps the model in memory only.
         config: a `TrainConfig`; default: the named `preset` ("fast").
         device: "auto" (CUDA when present), "cpu" or "cuda".
         resume: continue the checkpoint in `out_dir` (same settings and inputs required).
         overwrite: replace a model already in `out_dir`.
         progress: show a progress bar with scale, iteration, losses and time left.
         stop_after_scale: stop (checkpointed) after this scale; used to test and demonstrate resuming.
+        checkpoint_minutes: also save the state of the scale being trained this often, so that an interrupted
+            long scale resumes where it stopped (0: after every iteration; None: only between scales).
 
     Returns:
         The trained `SinGANSeg` model (generators in eval mode, on `device`).
@@ -266,7 +277,7 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
     out = Path(out_dir) if out_dir is not None else None
 
     model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes))
-    critic, history = None, []
+    critic, history, meta = None, [], None
     if out is not None and _check_out_dir(out, resume, overwrite):
         meta = read_model_meta(out)
         _check_resumable(meta, cfg, pair, out)
@@ -280,15 +291,30 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
 
     reals = build_reals(pair, model.shapes, dev)
     extra = {"inputs": pair.describe_inputs(), "pyramid_scale_factor": pyramid.scale_factor}
+
+    def save(critic: ScaleDiscriminator | None) -> dict[str, Any]:
+        training = {"scales": history, "seconds": round(sum(h["seconds"] for h in history), 3),
+                    "machine": machine_info(dev)}
+        return save_model(out, model, discriminator=critic, extra=extra | {"training": training})
+
+    checkpoints = None
+    if out is not None:
+        if meta is None:  # a fresh directory: an empty checkpoint first, so even scale 0 can resume mid-way
+            meta = save(None)
+        if checkpoint_minutes is not None:
+            checkpoints = MidScaleCheckpoints(out, meta["weights"]["sha256"], checkpoint_minutes * 60)
     last = model.num_scales - 1 if stop_after_scale is None else min(stop_after_scale, model.num_scales - 1)
-    with TrainProgress(model.shapes, cfg, start_scale=model.trained_scales, enabled=progress) as bar:
+    done = checkpoints.pending_iterations(model.trained_scales) if checkpoints is not None else 0
+    with TrainProgress(model.shapes, cfg, start_scale=model.trained_scales, start_iteration=done,
+                       enabled=progress) as bar:
         for n in range(model.trained_scales, last + 1):
-            critic, stats = train_scale(n, model, reals, cfg, dev, critic, bar)
+            critic, stats = train_scale(n, model, reals, cfg, dev, critic, bar, checkpoints)
             history.append(stats.__dict__ | {"shape": list(stats.shape)})
             log.info("scale %d/%d %dx%d done in %.1fs (rec %.4f, noise amp %.4f)", n + 1, model.num_scales,
                      *stats.shape, stats.seconds, stats.rec, stats.noise_amp)
             if out is not None:
-                training = {"scales": history, "seconds": round(sum(h["seconds"] for h in history), 3),
-                            "machine": machine_info(dev)}
-                save_model(out, model, discriminator=critic, extra=extra | {"training": training})
+                meta = save(critic)
+            if checkpoints is not None:  # the scale's state is in the model now; the next continues these weights
+                checkpoints.clear()
+                checkpoints.base_sha256 = meta["weights"]["sha256"]
     return model
