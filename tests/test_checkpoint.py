@@ -1,7 +1,9 @@
 """Checkpoint safety: checksums, versions, and refusing to clobber other results."""
 
 import json
+import os
 import shutil
+import stat
 
 import pytest
 
@@ -13,6 +15,20 @@ def copy(src, tmp_path):
     dst = tmp_path / "model"
     shutil.copytree(src, dst)
     return dst
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, tiny_model_dir):
+    # Atomic writes go through mkstemp (mode 0600): without a chmod, generators and samples meant to be
+    # shared with a team would be readable by their owner only.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    model = ss.load(tiny_model_dir, device="cpu")
+    out = ss.write_samples(ss.sample(model, num=1, seed=0), tmp_path / "samples")
+    for path in [tiny_model_dir / "config.json", tiny_model_dir / "weights.safetensors", out / "manifest.csv",
+                 *sorted((out / "images").iterdir())]:
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask  # the samples dir was a staging dir
 
 
 def test_tampered_weights_are_refused(tmp_path, tiny_model_dir):

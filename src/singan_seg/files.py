@@ -20,6 +20,9 @@ from typing import Any
 from .errors import CheckpointError, InputError, OutputExistsError
 
 _CHUNK = 1 << 20
+# The process's umask, read once at import (reading it means setting it, which is not thread-safe later).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -48,6 +51,7 @@ def atomic_path(final: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give what open() would have
         os.replace(tmp, final)
     finally:
         if tmp.exists():
@@ -87,6 +91,7 @@ def staging_dir(final: str | Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         yield staging
+        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes an owner-only directory; give what mkdir would have
         replace_dir(staging, final)
     finally:
         if staging.exists():

@@ -1,14 +1,14 @@
 """Building a synthetic dataset: one generator per real pair, N samples each, kept in the real pair's fold.
 
     OUT/dataset.json            settings, format version, pair ids and folds (a re-run must match them)
-    OUT/pairs/<id>/model/       the pair's generator (checkpointed per scale; absent with method patchnn)
+    OUT/pairs/<id>/model/       the pair's generator (checkpointed per scale and every 10 min; absent with patchnn)
     OUT/pairs/<id>/samples/     its samples (images/, masks/, manifest.csv)
     OUT/pairs/<id>/DONE.json    written last: the job is complete
     OUT/manifest.csv            every sample with its fold, source id, seed, generator and sha256
     OUT/failures.json           pairs that failed, with their errors (absent when none did)
 
 Re-running the same command after an interruption or a crash skips finished pairs, resumes half-trained
-generators from their last scale, and writes the same manifest an uninterrupted run would have.
+generators from their last checkpoint, and writes the same manifest an uninterrupted run would have.
 
 With `batch_models` K > 1 (for GPUs) the generators of unfinished pairs are first trained K at a time in this
 process by `train_many` (same model dirs, same checkpoints); the jobs then find them complete and only sample
