@@ -113,13 +113,16 @@ def run_patchnn(pair, args, device):
 
 
 def run_singan(pair, model_or_config, args, device):
-    """The trained model (trained here or loaded) and its training seconds."""
+    """The trained model (trained here or loaded), its training seconds and, for a loaded one, how it was trained
+    (settings, package version, machine and threads, from its config.json)."""
     if isinstance(model_or_config, Path):  # already trained: its own recorded training time
         meta = json.loads((model_or_config / "config.json").read_text())
-        return ss.load(model_or_config, device=str(device)), float(meta["training"]["seconds"])
+        trained = {"config": meta["config"], "package_version": meta.get("package_version"),
+                   "machine": meta["training"].get("machine")}
+        return ss.load(model_or_config, device=str(device)), float(meta["training"]["seconds"]), trained
     started = time.perf_counter()
     model = ss.train(pair, config=model_or_config, device=str(device), progress=False)
-    return model, time.perf_counter() - started
+    return model, time.perf_counter() - started, None
 
 
 def sample_timed(model, start_scale, variation, args):
@@ -201,6 +204,7 @@ def main(args: argparse.Namespace) -> int:
         methods[args.models_name] = args.models_root
     extractor = get_extractor(None, str(device))
     per_pair: dict[str, list[dict]] = {}
+    loaded: dict[str, dict[str, dict]] = {}  # how each model read from --models-root was trained, by id
     started = time.time()
     for k, ident in enumerate(ids):
         pair = ss.load_pair(args.data / "images" / f"{ident}.jpg", args.data / "masks" / f"{ident}.jpg")
@@ -212,7 +216,9 @@ def main(args: argparse.Namespace) -> int:
                 if target is None:
                     print(f"pair {k + 1}/{len(ids)} {ident} {name}: no finished model under {how}, skipped")
                     continue
-                model, train_s = run_singan(pair, target, args, device)
+                model, train_s, trained = run_singan(pair, target, args, device)
+                if trained is not None:
+                    loaded.setdefault(name, {})[ident] = trained
                 ways = [(start, 1.0, f"{name}@s{start}" if start else name) for start in args.start_scales]
                 ways += [(0, v, f"{name}@v{v:g}") for v in args.variations if v != 1.0]
                 runs = []
@@ -235,7 +241,7 @@ def main(args: argparse.Namespace) -> int:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "ids": ids,
         "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
-        "configs": configs, "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
+        "configs": configs, "models_root_training": loaded, "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
 
