@@ -148,9 +148,11 @@ PRESETS: dict[str, TrainConfig] = {
     # critic/generator steps; a critic without norm layers (as ConSinGAN's), whose gradient penalty costs 5x
     # less, with the penalty on every 2nd critic step; bf16 autocast on channels-last tensors; per-image
     # normalisation in the generator; with so few updates, the reconstruction weighs 10x more and the learning
-    # rates are 4x higher, or the fine scales never learn the real detail (README). gp_every=1 gives cleaner
-    # masks for ~15 % more time. 0.4.x: rec_weight 10, lr 5e-4. 0.3.x: also the critic normalised, the penalty
-    # on every 4th critic step, NCHW. 0.2.x: 300 -> 150 linear, 2+2.
+    # rates are 4x higher, or the fine scales never learn the real detail (README); and the noise fed to the
+    # finer scales is 4x SinGAN's, so their few updates learn to turn it into texture rather than ignore it.
+    # gp_every=1 gives cleaner masks for ~15 % more time. 0.5.x: noise_amp_init 0.1. 0.4.x: also rec_weight 10,
+    # lr 5e-4. 0.3.x: also the critic normalised, the penalty on every 4th critic step, NCHW. 0.2.x: 300 -> 150
+    # linear, 2+2.
     "fast": TrainConfig(
         iters_per_scale=1000,
         finest_iters_fraction=0.15,
@@ -164,6 +166,7 @@ PRESETS: dict[str, TrainConfig] = {
         rec_weight=100.0,
         lr_g=2e-3,
         lr_d=2e-3,
+        noise_amp_init=0.4,
         bf16=True,
         channels_last=True,
     ),
