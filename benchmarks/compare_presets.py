@@ -241,7 +241,8 @@ def main(args: argparse.Namespace) -> int:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "ids": ids,
         "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
-        "configs": configs, "models_root_training": loaded, "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
+        "configs": configs, "models_root_training": loaded, "summary": summary, "per_pair": per_pair,
+        "seconds": round(time.time() - started, 1)})
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from .errors import CheckpointError
 from .files import parse_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
+from .model.checkpoint import load_checked_state
 
 log = logging.getLogger("singan_seg")
 
@@ -58,8 +59,6 @@ def _state_tensors(state: ScaleState) -> dict[str, torch.Tensor]:
 
 def _restore(state: ScaleState, tensors: dict[str, torch.Tensor], lrs: dict[str, list[float]], done: int,
              path: Path) -> None:
-    from .model.checkpoint import load_checked_state
-
     for name, net in state.networks.items():
         prefix = f"net.{name}."
         load_checked_state(net, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, path,

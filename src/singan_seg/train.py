@@ -212,8 +212,8 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     model.add_scale(gen.eval().requires_grad_(False), noise_amp)
     critic.eval().requires_grad_(False)
     stats = ScaleStats(scale=n, shape=tuple(shapes[n]), width=cfg.channels_at(n), noise_amp=noise_amp,
-                       seconds=seconds_before + time.perf_counter() - started, d_loss=d_loss.item(), g_adv=g_adv.item(),
-                       rec=rec_loss.item())
+                       seconds=seconds_before + time.perf_counter() - started, d_loss=d_loss.item(),
+                       g_adv=g_adv.item(), rec=rec_loss.item())
     return critic, stats
 
 
