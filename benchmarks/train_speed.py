@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--max-size", type=int, default=None)
     parser.add_argument("--full", nargs="*", default=[], help="presets to also train in full, for a measured time")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "train_speed.json")
     args = parser.parse_args()
     if not (KVASIR / "images").is_dir():
         print(f"Kvasir-SEG not found at {KVASIR}; nothing to measure", file=sys.stderr)
@@ -74,9 +75,8 @@ def main() -> int:
         print(f"{name:<12} {r.get('ms_per_iter', [0])[-1]:>12.0f} {(projected or 0) / 60:>13.1f} min "
               f"{measured_text} {ratio:>9}")
     print("(projected = measured ms/iter x the preset's iterations per scale + each scale's set-up, summed)")
-    out = ROOT / "benchmarks" / "results" / "train_speed.json"
-    write_json_atomic(out, results)
-    print(f"saved {out.relative_to(ROOT)}")
+    write_json_atomic(args.out, results)
+    print(f"saved {args.out}")
     return 0
 
 

@@ -23,6 +23,7 @@ def test_instance_norm_equals_torch_instance_norm(batch, channels_last):
     x1 = x.clone().requires_grad_(True)
     y1, y2 = ours(x1), reference(x)
     torch.testing.assert_close(y1, y2, atol=1e-5, rtol=1e-5)
+    assert y1.is_contiguous(memory_format=torch.channels_last) == channels_last  # no copies to another layout
     # per image and channel: zero mean and unit std before the affine part, so the mean is the bias
     torch.testing.assert_close(y1.mean(dim=(2, 3)), ours.bias.expand(batch, 6), atol=1e-5, rtol=0)
     # the reference gradient from the formula in float64; the incoming gradient channels-last, as the

@@ -215,17 +215,20 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     base_amps = [fused.amps(m) for m in range(first)]  # the fixed scales below `first` (concurrent_scales > 1)
     d_loss = g_adv = rec_loss = torch.zeros(k)
     for it in range(iters):
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             base_noises = [_tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for m in range(first)]
             rand_base = fused.zeros(0)
             for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
                 rand_base = fused.generators[m](base_amps[m] * z, upsample(rand_base, shapes[m]))
+            rand_base = rand_base.float()
         noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
                   for a, m in zip(amps, range(first, n + 1))]
 
-        # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart
-        with torch.no_grad(), autocast():
-            fake = run_chain(rand_base, noises).float()
+        # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart.
+        # The fake's graph is kept for the first generator update, as in train_scale.
+        with autocast():
+            fake_graph = run_chain(rand_base, noises)
+        fake = fake_graph.detach().float()
         for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
             opt_d.zero_grad(set_to_none=True)
             gp_weight = cfg.penalty_weight(step)
@@ -237,13 +240,15 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             opt_d.step()
 
         # (2) generators: fool their critic and reconstruct their real pair from the fixed noise
-        for _ in range(cfg.g_steps):
+        for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
             with autocast():
-                g_adv = -per_model_mean(critic(run_chain(rand_base, noises)), k)
+                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises)
+                g_adv = -per_model_mean(critic(generated), k)
                 rec_loss = per_model_mean((run_chain(rec_base, rec_noise).float() - real) ** 2, k)
             (g_adv + cfg.rec_weight * rec_loss).sum().backward()
             opt_g.step()
+        del fake_graph, generated
 
         sched_g.step()
         sched_d.step()

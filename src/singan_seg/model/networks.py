@@ -51,11 +51,17 @@ class InstanceNorm(nn.Module):
         n, c, h, w = x.shape
         if n == 1:
             return F.batch_norm(x, None, None, self.weight, self.bias, training=True, momentum=0.0, eps=self.eps)
-        # Several images: each (image, channel) becomes a channel of one image. Not F.instance_norm, whose
-        # backward is wrong for a channels-last incoming gradient (torch 2.14, CPU; see tests/test_networks.py).
-        out = F.batch_norm(x.reshape(1, n * c, h, w), None, None, self.weight.repeat(n), self.bias.repeat(n),
-                           training=True, momentum=0.0, eps=self.eps)
-        return out.reshape(n, c, h, w)
+        # Several images (sampling, batched training inputs): the statistics per image and channel, in float32,
+        # with element-wise ops that keep the input's memory layout. (Reshaping to (1, N*C, H, W) for batch norm
+        # copied channels-last tensors to NCHW and made every following convolution copy them back: a batch of
+        # 8 cost 1.5x as much per image as one image at a time. Not F.instance_norm either: its backward is
+        # wrong for a channels-last incoming gradient, torch 2.14, CPU; see tests/test_networks.py.)
+        # (torch.var_mean reduces channels-last tensors ~20x slower than mean does.)
+        x32 = x.float()
+        centred = x32 - x32.mean(dim=(2, 3), keepdim=True)
+        var = centred.square().mean(dim=(2, 3), keepdim=True)
+        scale = self.weight.float().view(1, c, 1, 1) * torch.rsqrt(var + self.eps)
+        return (centred * scale + self.bias.float().view(1, c, 1, 1)).to(x.dtype)
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
