@@ -207,7 +207,6 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
                 rec_loss = F.mse_loss(run_chain(rec_base, rec_noise).float(), real)
             (g_adv + cfg.rec_weight * rec_loss).backward()
             opt_g.step()
-        del fake_graph, generated
 
         sched_g.step()
         sched_d.step()

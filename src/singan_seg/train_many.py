@@ -248,7 +248,6 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
                 rec_loss = per_model_mean((run_chain(rec_base, rec_noise).float() - real) ** 2, k)
             (g_adv + cfg.rec_weight * rec_loss).sum().backward()
             opt_g.step()
-        del fake_graph, generated
 
         sched_g.step()
         sched_d.step()

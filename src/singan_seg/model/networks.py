@@ -55,8 +55,8 @@ class InstanceNorm(nn.Module):
         # with element-wise ops that keep the input's memory layout. (Reshaping to (1, N*C, H, W) for batch norm
         # copied channels-last tensors to NCHW and made every following convolution copy them back: a batch of
         # 8 cost 1.5x as much per image as one image at a time. Not F.instance_norm either: its backward is
-        # wrong for a channels-last incoming gradient, torch 2.14, CPU; see tests/test_networks.py.)
-        # (torch.var_mean reduces channels-last tensors ~20x slower than mean does.)
+        # wrong for a channels-last incoming gradient, torch 2.14, CPU; see tests/test_networks.py. Nor
+        # torch.var_mean, which reduces channels-last tensors ~20x slower than mean does.)
         x32 = x.float()
         centred = x32 - x32.mean(dim=(2, 3), keepdim=True)
         var = centred.square().mean(dim=(2, 3), keepdim=True)
