@@ -37,3 +37,11 @@ def test_iterations_taper_linearly_or_geometrically_to_the_finest_fraction():
     assert ss.get_preset("paper").iters_at(8, 9) == 2000  # SinGAN: the same at every scale
     with pytest.raises(ss.InputError, match="iters_taper should be"):
         ss.get_preset("paper", iters_taper="cosine")
+
+
+def test_the_finest_scale_can_take_its_own_noise_factor():
+    cfg = ss.get_preset("fast", noise_amp_finest=1.2)
+    assert [cfg.noise_amp_factor(n, 7) for n in (1, 5, 6)] == [0.4, 0.4, 1.2]
+    assert ss.get_preset("fast").noise_amp_factor(6, 7) == 0.4  # None: the same factor everywhere
+    with pytest.raises(ss.InputError, match="noise_amp_finest should be positive or null"):
+        ss.get_preset("fast", noise_amp_finest=-1)

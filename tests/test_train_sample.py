@@ -237,6 +237,18 @@ def test_lazy_penalty_applies_on_every_kth_critic_update_at_k_times_the_weight(p
     assert len(calls) == 20 * model.num_scales and calls == pytest.approx([cfg.gp_weight] * len(calls))
 
 
+def test_the_finest_scale_takes_its_own_noise_factor(phantom):
+    cfg = ss.get_preset("tiny", noise_amp_init=0.1)
+    plain = ss.train(phantom, config=cfg, device="cpu", progress=False)
+    louder = ss.train(phantom, config=cfg.replace(noise_amp_finest=0.7), device="cpu", progress=False)
+    assert louder.noise_amps[:-1] == plain.noise_amps[:-1]  # the coarser scales train exactly as before
+    assert louder.noise_amps[-1] == pytest.approx(7 * plain.noise_amps[-1], rel=1e-6)
+    w_plain, w_louder = weights_of(plain), weights_of(louder)
+    finest = f"{plain.num_scales - 1}."
+    assert all(torch.equal(w_plain[k], w_louder[k]) for k in w_plain if not k.startswith(finest))
+    assert not all(torch.equal(w_plain[k], w_louder[k]) for k in w_plain if k.startswith(finest))
+
+
 def test_checkpoint_round_trip(tiny_model_dir):
     model, meta, _ = load_model(tiny_model_dir)
     again = ss.load(tiny_model_dir, device="cpu")

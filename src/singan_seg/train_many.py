@@ -189,7 +189,8 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             noise_amp = [1.0] * k
         else:
             err = upsample(fused.reconstruct(upto=n), shapes[n]) - real
-            noise_amp = [cfg.noise_amp_init * float(r) for r in torch.sqrt(per_model_mean(err ** 2, k))]
+            factor = cfg.noise_amp_factor(n, len(shapes))
+            noise_amp = [factor * float(r) for r in torch.sqrt(per_model_mean(err ** 2, k))]
         rec_base = fused.reconstruct(upto=first)
     amp_lists = fused.noise_amps[first:n] + [noise_amp]
     amps = [channel_amps(a, device) for a in amp_lists]  # per scale in [first, n]: (1, 4K, 1, 1)
