@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -119,6 +120,42 @@ def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: Scale
     return gen, critic
 
 
+def _trained_chain(n: int, cfg: TrainConfig, generators: Sequence[nn.Module], gen: nn.Module, critic: nn.Module,
+                   device: torch.device) -> tuple[int, list[nn.Module]]:
+    """Scales [first, n] are updated at scale n (concurrent_scales of them), those below `first` are fixed:
+    (first, their generators), all in training mode on `device`."""
+    gen.to(device).train()
+    critic.to(device).train()
+    first = max(0, n - cfg.concurrent_scales + 1)
+    chain = [generators[m] for m in range(first, n)] + [gen]
+    for earlier in chain[:-1]:
+        earlier.train().requires_grad_(True)
+    return first, chain
+
+
+def _run_chain(chain: list[ScaleGenerator], shapes: list[tuple[int, int]], first: int, start: torch.Tensor,
+               noises: list[torch.Tensor]) -> torch.Tensor:
+    """The trained scales [first, n] on the fixed scales' output `start`, one noise per scale."""
+    x = start
+    for m, (g, z) in enumerate(zip(chain, noises), start=first):
+        x = g(z, upsample(x, shapes[m]))
+    return x
+
+
+def _optimizers(cfg: TrainConfig, chain: list[ScaleGenerator], critic: ScaleDiscriminator, iters: int):
+    """Adam for the trained scales (each scale below the newest at concurrent_lr_scale x the rate of the one
+    above it) and for the critic, with their step decays: (opt_g, opt_d, sched_g, sched_d)."""
+    n = len(chain) - 1
+    lr_factors = [cfg.concurrent_lr_scale ** (n - m) for m in range(n + 1)]
+    opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
+                             betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    milestones = [cfg.lr_decay_iter(iters)]
+    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
+    return opt_g, opt_d, sched_g, sched_d
+
+
 def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainConfig, device: torch.device,
                 prev_critic: ScaleDiscriminator | None, progress: TrainProgress,
                 checkpoints: MidScaleCheckpoints | None = None) -> tuple[ScaleDiscriminator, ScaleStats]:
@@ -128,14 +165,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     rng = seeded_generator(cfg.seed, n)
     shapes, real = model.shapes, reals[n]
     gen, critic = _new_networks(n, cfg, model, prev_critic, rng)
-    gen.to(device).train()
-    critic.to(device).train()
-
-    # Scales [first, n] are updated at this scale; those below `first` are fixed.
-    first = max(0, n - cfg.concurrent_scales + 1)
-    chain = [model.generators[m] for m in range(first, n)] + [gen]
-    for earlier in chain[:-1]:
-        earlier.train().requires_grad_(True)
+    first, chain = _trained_chain(n, cfg, model.generators, gen, critic, device)
 
     # Noise amplitude: 1 at the coarsest scale, else noise_amp_init x RMSE of the reconstruction so far.
     with torch.no_grad():
@@ -150,20 +180,9 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
                  torch.zeros(1, CHANNELS, *shapes[first], device=device)]
     rec_noise += [torch.zeros(1, CHANNELS, *shapes[m], device=device) for m in range(first + 1, n + 1)]
 
-    def run_chain(start: torch.Tensor, noises: list[torch.Tensor]) -> torch.Tensor:
-        x = start
-        for m, (g, z) in enumerate(zip(chain, noises), start=first):
-            x = g(z, upsample(x, shapes[m]))
-        return x
-
-    lr_factors = [cfg.concurrent_lr_scale ** (n - m) for m in range(first, n + 1)]
-    opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
-                             betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    run_chain = partial(_run_chain, chain, shapes, first)
     iters = cfg.iters_at(n, model.num_scales)
-    milestones = [cfg.lr_decay_iter(iters)]
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
+    opt_g, opt_d, sched_g, sched_d = _optimizers(cfg, chain, critic, iters)
     autocast = partial(_autocast, device, cfg.bf16)
     state = ScaleState(networks={f"generator{m}": g for m, g in enumerate(chain, start=first)} | {"critic": critic},
                        optimizers={"generator": opt_g, "critic": opt_d}, schedulers=[sched_g, sched_d], rng=rng)

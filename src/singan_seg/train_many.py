@@ -48,7 +48,8 @@ from .model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_
 from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
-from .train import ScaleStats, _autocast, _check_out_dir, _check_resumable, as_pair, build_reals
+from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _optimizers, _run_chain, _trained_chain,
+                    as_pair, build_reals)
 
 log = logging.getLogger("singan_seg")
 
@@ -176,13 +177,7 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         gen.load_state_dict(fused.generators[n - 1].state_dict())
         if prev_critic is not None:
             critic.load_state_dict(prev_critic.state_dict())
-    gen.to(device).train()
-    critic.to(device).train()
-
-    first = max(0, n - cfg.concurrent_scales + 1)
-    chain = [fused.generators[m] for m in range(first, n)] + [gen]
-    for earlier in chain[:-1]:
-        earlier.train().requires_grad_(True)
+    first, chain = _trained_chain(n, cfg, fused.generators, gen, critic, device)
 
     with torch.no_grad():
         if n == 0:
@@ -197,20 +192,9 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     rec_noise = [amps[0] * fused.rec_noise if first == 0 else fused.zeros(first)]
     rec_noise += [fused.zeros(m) for m in range(first + 1, n + 1)]
 
-    def run_chain(start: torch.Tensor, noises: list[torch.Tensor]) -> torch.Tensor:
-        x = start
-        for m, (g, z) in enumerate(zip(chain, noises), start=first):
-            x = g(z, upsample(x, shapes[m]))
-        return x
-
-    lr_factors = [cfg.concurrent_lr_scale ** (n - m) for m in range(first, n + 1)]
-    opt_g = torch.optim.Adam([{"params": g.parameters(), "lr": cfg.lr_g * f} for g, f in zip(chain, lr_factors)],
-                             betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    run_chain = partial(_run_chain, chain, shapes, first)
     iters = cfg.iters_at(n, len(shapes))
-    milestones = [cfg.lr_decay_iter(iters)]
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=cfg.lr_decay_gamma)
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones, gamma=cfg.lr_decay_gamma)
+    opt_g, opt_d, sched_g, sched_d = _optimizers(cfg, chain, critic, iters)
     autocast = partial(_autocast, device, cfg.bf16)
 
     base_amps = [fused.amps(m) for m in range(first)]  # the fixed scales below `first` (concurrent_scales > 1)
