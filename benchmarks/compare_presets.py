@@ -13,8 +13,9 @@ SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for
 or read from --models-root, a finished `build-dataset` output
 (pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json;
 pairs without a finished model there are skipped (the table's `pairs` column says how many were scored).
-The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json
-(measured ms/iteration x its iteration counts; a full paper run is ~12 h per image here) when the sizes match.
+The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json, or the
+train_speed.py result named by --paper-speed (time it on the same host: measured ms/iteration x its iteration
+counts; a full paper run is ~12 h per image here), when the sizes match.
 
     PYTHONPATH=src python benchmarks/compare_presets.py --pairs 5 --presets tiny
     PYTHONPATH=src python benchmarks/compare_presets.py --models-root runs/kvasir-fast --models-name fast
@@ -65,6 +66,8 @@ def parse_args() -> argparse.Namespace:
                         help="sample each SinGAN-Seg model from these start scales (rows NAME@sK for K > 0)")
     parser.add_argument("--variations", type=float, nargs="+", default=[1.0],
                         help="and at start scale 0 with these variations (rows NAME@vV for V < 1; see ss.sample)")
+    parser.add_argument("--paper-speed", type=Path, default=SPEED,
+                        help="train_speed.py result with paper's projection (time it on the same host)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
@@ -143,19 +146,20 @@ def summarise(rows: list[dict], num: int) -> dict:
             "largest_copy_max": float(np.max([r["largest_copy_max"] for r in rows]))}
 
 
-def paper_projection() -> tuple[float | None, int | None, str]:
-    """Paper's projected seconds per image and the size it was timed at, from train_speed.json."""
-    if not SPEED.is_file():
-        return None, None, "no benchmarks/results/train_speed.json"
-    paper = json.loads(SPEED.read_text()).get("presets", {}).get("paper", {})
+def paper_projection(speed_file: Path) -> tuple[float | None, int | None, str]:
+    """Paper's projected seconds per image and the size it was timed at, from a train_speed.py result."""
+    if not speed_file.is_file():
+        return None, None, f"no {speed_file.name}"
+    timed = json.loads(speed_file.read_text())
+    paper = timed.get("presets", {}).get("paper", {})
     seconds, size = paper.get("projected_seconds"), paper.get("config", {}).get("max_size")
     if seconds is None:
-        return None, None, "paper not timed in train_speed.json"
-    threads = json.loads(SPEED.read_text()).get("machine", {}).get("threads")
+        return None, None, f"paper not timed in {speed_file.name}"
+    threads = timed.get("machine", {}).get("threads")
     here = torch.get_num_threads()
     caveat = "" if threads == here else f"; this run's times use {here} thread(s), so the ratio is not like for like"
     return float(seconds), size, (f"paper {seconds / 3600:.1f} h/image at {size} px, projected from measured "
-                                  f"ms/iteration in train_speed.json, {threads} threads{caveat}")
+                                  f"ms/iteration in {speed_file.name}, {threads} threads{caveat}")
 
 
 def print_table(summary: dict, paper: tuple[float | None, int | None, str], num: int) -> None:
@@ -234,7 +238,7 @@ def main(args: argparse.Namespace) -> int:
                       f"s/sample, SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
     summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
     configs = {name: how.to_dict() for name, how in methods.items() if isinstance(how, ss.TrainConfig)}
-    paper = paper_projection()
+    paper = paper_projection(args.paper_speed)
     print()
     print_table(summary, paper, args.num)
     write_json_atomic(args.out, {
