@@ -156,6 +156,24 @@ def _optimizers(cfg: TrainConfig, chain: list[ScaleGenerator], critic: ScaleDisc
     return opt_g, opt_d, sched_g, sched_d
 
 
+def _critic_updates(critic: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                    cfg: TrainConfig, it: int, autocast: Any, reduce: Any, penalty: Any) -> torch.Tensor:
+    """Iteration `it`'s cfg.d_steps critic updates: minimise reduce(D(fake)) - reduce(D(real)), plus
+    penalty(weight) on the updates the lazy schedule picks. `reduce` averages the critic's scores (per model in
+    train_many, which sums the per-model losses). Returns the last loss."""
+    d_loss = torch.zeros(())
+    for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
+        opt_d.zero_grad(set_to_none=True)
+        gp_weight = cfg.penalty_weight(step)
+        with autocast():
+            d_loss = -reduce(critic(real)) + reduce(critic(fake))
+            if gp_weight:
+                d_loss = d_loss + penalty(gp_weight)
+        d_loss.sum().backward()
+        opt_d.step()
+    return d_loss
+
+
 def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainConfig, device: torch.device,
                 prev_critic: ScaleDiscriminator | None, progress: TrainProgress,
                 checkpoints: MidScaleCheckpoints | None = None) -> tuple[ScaleDiscriminator, ScaleStats]:
@@ -208,15 +226,9 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         fake = fake_graph.detach().float()
 
         # (1) critic: maximise D(real) - D(fake), with gradient penalty
-        for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
-            opt_d.zero_grad(set_to_none=True)
-            gp_weight = cfg.penalty_weight(step)
-            with autocast():
-                d_loss = -critic(real).float().mean() + critic(fake).float().mean()
-                if gp_weight:
-                    d_loss = d_loss + gradient_penalty(critic, real, fake, gp_weight, rng)
-            d_loss.backward()
-            opt_d.step()
+        d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
+                                 reduce=lambda scores: scores.float().mean(),
+                                 penalty=lambda weight: gradient_penalty(critic, real, fake, weight, rng))
 
         # (2) generator(s): fool the critic and reconstruct the real pair from the fixed noise
         for g_step in range(cfg.g_steps):

@@ -48,8 +48,8 @@ from .model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_
 from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
-from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _optimizers, _run_chain, _trained_chain,
-                    as_pair, build_reals)
+from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _critic_updates, _optimizers,
+                    _run_chain, _trained_chain, as_pair, build_reals)
 
 log = logging.getLogger("singan_seg")
 
@@ -214,15 +214,9 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         with autocast():
             fake_graph = run_chain(rand_base, noises)
         fake = fake_graph.detach().float()
-        for step in range(it * cfg.d_steps, (it + 1) * cfg.d_steps):
-            opt_d.zero_grad(set_to_none=True)
-            gp_weight = cfg.penalty_weight(step)
-            with autocast():
-                d_loss = -per_model_mean(critic(real), k) + per_model_mean(critic(fake), k)
-                if gp_weight:
-                    d_loss = d_loss + gradient_penalty_many(critic, real, fake, gp_weight, rng, k)
-            d_loss.sum().backward()
-            opt_d.step()
+        d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
+                                 reduce=lambda scores: per_model_mean(scores, k),
+                                 penalty=lambda weight: gradient_penalty_many(critic, real, fake, weight, rng, k))
 
         # (2) generators: fool their critic and reconstruct their real pair from the fixed noise
         for g_step in range(cfg.g_steps):
