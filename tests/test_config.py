@@ -45,3 +45,11 @@ def test_the_finest_scale_can_take_its_own_noise_factor():
     assert ss.get_preset("paper").noise_amp_factor(8, 9) == 0.1  # None: the same factor everywhere
     with pytest.raises(ss.InputError, match="noise_amp_finest should be positive or null"):
         ss.get_preset("fast", noise_amp_finest=-1)
+
+
+def test_quality_is_fast_with_more_iterations_at_every_scale():
+    fast, quality = ss.get_preset("fast"), ss.get_preset("quality")
+    same_schedule = {"iters_per_scale": fast.iters_per_scale, "finest_iters_fraction": fast.finest_iters_fraction}
+    assert quality.replace(**same_schedule) == fast
+    assert [quality.iters_at(n, 9) for n in range(9)] == [2000, 1834, 1682, 1542, 1414, 1297, 1189, 1091, 1000]
+    assert [fast.iters_at(n, 9) for n in (0, 8)] == [1300, 150]
