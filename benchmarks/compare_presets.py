@@ -187,12 +187,19 @@ def print_table(summary: dict, paper: tuple[float | None, int | None, str], num:
           "mask's in brackets); speck: share of components < 16 px.")
 
 
-def main(args: argparse.Namespace) -> int:
+def ready(args: argparse.Namespace) -> bool:
+    """Whether Kvasir-SEG is at --data (else says so); sets --threads. Shared with sweep_levers.py."""
     if not (args.data / "images").is_dir():
         print(f"Kvasir-SEG not found at {args.data}; nothing to measure", file=sys.stderr)
-        return 1
+        return False
     if args.threads:
         torch.set_num_threads(args.threads)
+    return True
+
+
+def main(args: argparse.Namespace) -> int:
+    if not ready(args):
+        return 1
     device = resolve_device(args.device)
     ids = first_ids(args.data, args.pairs)
     methods: dict[str, object] = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from compare_presets import KVASIR, REPO, first_ids, real_at
+from compare_presets import KVASIR, REPO, first_ids, ready, real_at
 
 import singan_seg as ss
 from singan_seg.device import machine_info
@@ -84,11 +84,8 @@ def run_variant(pair: ss.Pair, config: ss.TrainConfig, num: int, extractor) -> d
 
 
 def main(args: argparse.Namespace) -> int:
-    if not (args.data / "images").is_dir():
-        print(f"Kvasir-SEG not found at {args.data}; nothing to measure", file=sys.stderr)
+    if not ready(args):
         return 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
     ident = first_ids(args.data, args.pair)[-1]
     pair = ss.load_pair(args.data / "images" / f"{ident}.jpg", args.data / "masks" / f"{ident}.jpg")
     extractor = get_extractor(None, "cpu")

@@ -23,6 +23,15 @@ from typing import Any
 from .errors import InputError
 
 
+def settings_from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
+    """A settings dataclass from its saved dict, refusing names it does not know (a typo, or a newer file)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown {what} settings {unknown}; known: {sorted(known)}")
+    return cls(**values)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # --- image pyramid (computed the way SinGAN does: see model/pyramid.py) ---
@@ -141,11 +150,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown training settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_dict(cls, values, "training")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some values changed; `None` values are ignored (handy for optional CLI flags)."""

@@ -21,6 +21,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import settings_from_dict
 from ..errors import InputError
 
 ARCHS = ("dcgan", "progan", "fastgan")
@@ -89,11 +90,7 @@ class BaselineConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> BaselineConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown baseline settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return settings_from_dict(cls, values, "baseline")
 
 
 def baseline_config(arch: str, **overrides: Any) -> BaselineConfig:
