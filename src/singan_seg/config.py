@@ -7,7 +7,7 @@ Presets:
 - ``paper``: the SinGAN / SinGAN-Seg recipe as published (Shaham et al. 2019; Thambawita et al. 2022).
 - ``fast``:  the default; the same architecture made cheap enough for a laptop-class CPU (see README,
              "Performance", for what changes and what it costs in quality).
-- ``quality``: ``fast`` with many more iterations at the fine scales: slower, and better than ``paper``.
+- ``quality``: ``fast`` with many more iterations at the fine scales: slower, and better SIFID than ``paper`` so far.
 - ``tiny``:  a few seconds on a CPU; for tests and smoke runs only.
 """
 
@@ -206,7 +206,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 # Slower than `fast` and better than `paper` (README, "The `quality` preset"): `fast`'s recipe with paper's 2000
 # iterations at the coarsest scale, falling geometrically to 1000 at the finest (fast: 1300 -> 150), so the fine
-# scales get the updates that turn their noise into texture. About 6x fast's time, a small share of paper's.
+# scales get the updates that turn their noise into texture. 4-6x fast's time, a small share of paper's.
 PRESETS["quality"] = PRESETS["fast"].replace(iters_per_scale=2000, finest_iters_fraction=0.5)
 
 # The demo: the fast recipe on the small phantom at 128 px; under 2 minutes on 2 CPU cores.
