@@ -10,15 +10,17 @@ is scored against that pair, resized to the samples' size (`singan_seg.evaluate`
   at one offset (mean and max over samples) - copying is the patch method's known weakness.
 SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for a smoke run, or
 `--presets fast --max-size 128`), trained here as variants of a preset (`--variant lazy=fast:gp_every=4`)
-or read from --models-root, a finished `build-dataset` output
+or read from --models-root NAME=DIR (repeat it to score several), a finished `build-dataset` output
 (pairs/<id>/model/) or a folder of <id>/ model dirs, using the training seconds recorded in their config.json;
 pairs without a finished model there are skipped (the table's `pairs` column says how many were scored).
+--reuse-rows FILE fills such gaps from an earlier result scored the same way (same --num, --seed and
+--memo-stride; checked), e.g. a paper model that took 4 h to train and was not kept; those rows say `reused_from`.
 The speed against `paper` uses paper's PROJECTED time per image from benchmarks/results/train_speed.json, or the
 train_speed.py result named by --paper-speed (time it on the same host: measured ms/iteration x its iteration
 counts; a full paper run is ~12 h per image here), when the sizes match.
 
     PYTHONPATH=src python benchmarks/compare_presets.py --pairs 5 --presets tiny
-    PYTHONPATH=src python benchmarks/compare_presets.py --models-root runs/kvasir-fast --models-name fast
+    PYTHONPATH=src python benchmarks/compare_presets.py --models-root fast=runs/fast --models-root paper=runs/paper
 
 Writes benchmarks/results/compare_presets.json (settings, machine info, torch version and threads, per-pair
 figures). Nothing derived from Kvasir is written besides numbers.
@@ -58,8 +60,11 @@ def parse_args() -> argparse.Namespace:
                         help="a preset with settings changed, trained here, e.g. lazy=fast:gp_every=4,d_steps=1")
     parser.add_argument("--max-size", type=int, default=None, help="finest size for presets trained here")
     parser.add_argument("--iters", type=int, default=None, help="iterations per scale for presets trained here")
-    parser.add_argument("--models-root", type=Path, default=None, help="already-trained models (see above)")
-    parser.add_argument("--models-name", default="models-root", help="label of the --models-root row")
+    parser.add_argument("--models-root", action="append", default=[], metavar="[NAME=]DIR",
+                        help="already-trained models (see above); repeat for several")
+    parser.add_argument("--models-name", default="models-root", help="label of a --models-root given without NAME=")
+    parser.add_argument("--reuse-rows", action="append", type=Path, default=[], metavar="FILE",
+                        help="an earlier result whose rows fill pairs with no model here (see above)")
     parser.add_argument("--patchnn-max-size", type=int, default=250, help="patchnn output size (0 = skip patchnn)")
     parser.add_argument("--memo-stride", type=int, default=4, help="stride of the sample patches searched")
     parser.add_argument("--start-scales", type=int, nargs="+", default=[0],
@@ -86,6 +91,46 @@ def find_model(root: Path, ident: str) -> Path | None:
         if (candidate / "config.json").is_file():
             return candidate if json.loads((candidate / "config.json").read_text()).get("complete") else None
     return None
+
+
+def models_roots(specs: list[str], default_name: str) -> dict[str, Path]:
+    """--models-root values (NAME=DIR, or DIR labelled --models-name) by row name."""
+    roots: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        name, path = (name, path) if sep else (default_name, spec)
+        if name in roots:
+            raise SystemExit(f"--models-root: the name {name!r} is given twice; use NAME=DIR")
+        if not Path(path).is_dir():
+            raise SystemExit(f"--models-root {spec}: {path} is not a directory")
+        roots[name] = Path(path)
+    return roots
+
+
+def reusable(files: list[Path], args: argparse.Namespace) -> dict[str, dict]:
+    """The --reuse-rows results by file name, checked up front: rows scored differently are not comparable."""
+    earlier = {}
+    for path in files:
+        result = json.loads(path.read_text())
+        for key in ("num", "seed", "memo_stride"):
+            if result["settings"].get(key) != getattr(args, key):
+                raise SystemExit(f"--reuse-rows {path}: scored with {key}={result['settings'].get(key)}, this run "
+                                 f"with {getattr(args, key)}; its rows are not comparable")
+        earlier[path.name] = result
+    return earlier
+
+
+def reuse_rows(per_pair: dict[str, list[dict]], earlier: dict[str, dict], ids: list[str], names: set[str]) -> None:
+    """Add the earlier results' rows of this run's methods for the pairs this run did not score."""
+    for file_name, result in earlier.items():
+        for name, rows in result["per_pair"].items():
+            if name.partition("@")[0] not in names:
+                continue
+            have = {row["id"] for row in per_pair.get(name, [])}
+            extra = [{**row, "reused_from": file_name} for row in rows if row["id"] in ids and row["id"] not in have]
+            if extra:
+                print(f"{name}: {len(extra)} row(s) reused from {file_name}")
+                per_pair[name] = sorted(per_pair.get(name, []) + extra, key=lambda row: ids.index(row["id"]))
 
 
 def real_at(pair: ss.Pair, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -211,8 +256,8 @@ def main(args: argparse.Namespace) -> int:
         name, _, spec = text.partition("=")
         methods[name] = ss.config_from_spec(spec, max_size=args.max_size, iters_per_scale=args.iters,
                                             seed=args.seed)
-    if args.models_root:
-        methods[args.models_name] = args.models_root
+    methods.update(models_roots(args.models_root, args.models_name))
+    earlier = reusable(args.reuse_rows, args)
     extractor = get_extractor(None, str(device))
     per_pair: dict[str, list[dict]] = {}
     loaded: dict[str, dict[str, dict]] = {}  # how each model read from --models-root was trained, by id
@@ -243,13 +288,14 @@ def main(args: argparse.Namespace) -> int:
                 per_pair.setdefault(row_name, []).append(row)
                 print(f"pair {k + 1}/{len(ids)} {ident} {row_name}: train {train_s:.1f} s, {per_sample:.2f} "
                       f"s/sample, SIFID {row['sifid']:.3f}, largest copy {row['largest_copy_max']:.2f}", flush=True)
+    reuse_rows(per_pair, earlier, ids, set(methods))
     summary = {name: summarise(rows, args.num) for name, rows in per_pair.items() if rows}
     configs = {name: how.to_dict() for name, how in methods.items() if isinstance(how, ss.TrainConfig)}
     paper = paper_projection(args.paper_speed)
     print()
     print_table(summary, paper, args.num)
     write_json_atomic(args.out, {
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "ids": ids,
+        "settings": json.loads(json.dumps(vars(args), default=str)), "ids": ids,
         "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
         "configs": configs, "models_root_training": loaded, "summary": summary, "per_pair": per_pair,
