@@ -24,31 +24,21 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
 from singan_seg.model.networks import CHANNELS, critic_for, generator_for
 from singan_seg.train import _autocast
+from steps import critic_update, generator_update, time_it
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def generator_update(gen, critic, noise, prev, real, rec_weight: float, autocast) -> torch.Tensor:
-    with autocast():
-        g_adv = -critic(gen(noise, prev)).float().mean()
-        rec = F.mse_loss(gen(torch.zeros_like(noise), prev).float(), real)
-    return g_adv + rec_weight * rec
-
-
-def critic_update(critic, real, fake, autocast) -> torch.Tensor:
-    with autocast():
-        return -critic(real).float().mean() + critic(fake).float().mean()
-
-
-def time_steps(g_step, c_step, gen, critic, tensors, cfg, autocast, repeats: int) -> tuple[float, float]:
-    """(seconds of the first iteration, which compiles; ms per iteration after it)."""
+def time_steps(g_step, c_step, cfg, scale: int, tensors, autocast, repeats: int) -> tuple[float, float]:
+    """One generator and one critic update on fresh networks of `scale` (as every scale starts):
+    (seconds of the first iteration, which compiles; ms per iteration after one more warm-up)."""
+    gen, critic = generator_for(cfg, scale), critic_for(cfg, scale)
     noise, prev, real = tensors
 
     def one() -> None:
@@ -58,11 +48,7 @@ def time_steps(g_step, c_step, gen, critic, tensors, cfg, autocast, repeats: int
     started = time.perf_counter()
     one()
     first = time.perf_counter() - started
-    one()  # a second warm-up: oneDNN picks its kernels
-    started = time.perf_counter()
-    for _ in range(repeats):
-        one()
-    return first, (time.perf_counter() - started) / repeats * 1000
+    return first, time_it(one, repeats) * 1000
 
 
 def main() -> int:
@@ -78,35 +64,35 @@ def main() -> int:
     cfg = ss.config_from_spec(args.preset)
     device = torch.device("cpu")
     autocast = lambda: _autocast(device, cfg.bf16)  # noqa: E731
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     shapes = ss.compute_pyramid(*args.size, cfg.max_size, cfg.min_size, cfg.scale_factor).shapes
-    scales = [0, len(shapes) // 2, len(shapes) - 1]
     shared = (torch.compile(generator_update, dynamic=True), torch.compile(critic_update, dynamic=True))
     torch.manual_seed(0)
 
     rows = []
     print(f"{'scale':<14} {'iters':>5} {'variant':<16} {'compile s':>9} {'ms/iter':>8} {'break-even iters':>17}")
-    for n in scales:
-        layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for n in [0, len(shapes) // 2, len(shapes) - 1]:
         tensors = [torch.randn(1, CHANNELS, *shapes[n]).contiguous(memory_format=layout) for _ in range(3)]
         iters = cfg.iters_at(n, len(shapes))
         repeats = max(5, min(30, int(3000 / (shapes[n][0] * shapes[n][1]) ** 0.5)))
-        variants = {"eager": (generator_update, critic_update),
-                    "compiled": (torch.compile(generator_update), torch.compile(critic_update)),
+        label = f"{n} {shapes[n][0]}x{shapes[n][1]}"
+        row = {"scale": n, "shape": list(shapes[n]), "iters": iters}
+
+        _, eager_ms = time_steps(generator_update, critic_update, cfg, n, tensors, autocast, repeats)
+        print(f"{label:<14} {iters:>5} {'eager':<16} {0.0:>9.1f} {eager_ms:>8.1f} {'-':>17}", flush=True)
+        rows.append(row | {"variant": "eager", "compile_seconds": 0.0, "ms_per_iter": round(eager_ms, 1),
+                           "break_even_iters": None})
+        compiled = {"compiled": (torch.compile(generator_update), torch.compile(critic_update)),
                     "shared dynamic": shared}
-        eager_ms = None
-        for name, (g_step, c_step) in variants.items():
-            gen, critic = generator_for(cfg, n), critic_for(cfg, n)  # fresh networks, as each scale has
-            first, ms = time_steps(g_step, c_step, gen, critic, tensors, cfg, autocast, repeats)
-            eager_ms = ms if name == "eager" else eager_ms
-            compile_s = max(0.0, first - ms / 1000) if name != "eager" else 0.0
+        for name, (g_step, c_step) in compiled.items():
+            first, ms = time_steps(g_step, c_step, cfg, n, tensors, autocast, repeats)
+            compile_s = max(0.0, first - ms / 1000)
             saving = (eager_ms - ms) / 1000
-            break_even = compile_s / saving if name != "eager" and saving > 0 else None
-            label = f"{n} {shapes[n][0]}x{shapes[n][1]}"
-            even = "-" if name == "eager" else (f"{break_even:.0f}" if break_even else "never")
+            break_even = compile_s / saving if saving > 0 else None
+            even = "never" if break_even is None else f"{break_even:.0f}"
             print(f"{label:<14} {iters:>5} {name:<16} {compile_s:>9.1f} {ms:>8.1f} {even:>17}", flush=True)
-            rows.append({"scale": n, "shape": list(shapes[n]), "iters": iters, "variant": name,
-                         "compile_seconds": round(compile_s, 1), "ms_per_iter": round(ms, 1),
-                         "break_even_iters": None if break_even is None else round(break_even)})
+            rows.append(row | {"variant": name, "compile_seconds": round(compile_s, 1), "ms_per_iter": round(ms, 1),
+                               "break_even_iters": None if break_even is None else round(break_even)})
     print("(break-even: iterations after which the compile has paid for itself; 'never': no faster than eager)")
     write_json_atomic(args.out, {"preset": args.preset, "config": cfg.to_dict(), "size": args.size,
                                  "machine": machine_info(device), "rows": rows})

@@ -19,28 +19,19 @@ Writes benchmarks/results/step_cost.json with machine info.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
 from singan_seg.model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator
 from singan_seg.train import _autocast, gradient_penalty
+from steps import critic_update, generator_update, time_it
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOICES = [(3, 3, 1), (2, 2, 1), (2, 2, 4), (1, 1, 1), (1, 1, 2), (1, 1, 4)]  # (d_steps, g_steps, gp_every)
-
-
-def time_it(fn, repeats: int) -> float:
-    fn()  # warm-up: oneDNN picks its kernels
-    started = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - started) / repeats
 
 
 def main() -> int:
@@ -72,25 +63,18 @@ def main() -> int:
         with autocast():
             gen(noise, prev)
 
-    def critic_update():
-        with autocast():
-            loss = -critic(real).float().mean() + critic(fake).float().mean()
-        loss.backward()
-
     def penalty():
         with autocast():
             loss = gradient_penalty(critic, real, fake, cfg.gp_weight, rng)
         loss.backward()
 
-    def generator_update():  # with a fresh fake: the 2nd and later updates of an iteration
-        with autocast():
-            loss = (-critic(gen(noise, prev)).float().mean()
-                    + cfg.rec_weight * F.mse_loss(gen(torch.zeros_like(noise), prev).float(), real))
-        loss.backward()
-
     parts = {name: time_it(fn, args.repeats) for name, fn in
-             [("fake pass", fake_pass), ("critic update", critic_update), ("penalty", penalty),
-              ("generator update", generator_update)]}
+             [("fake pass", fake_pass),
+              ("critic update", lambda: critic_update(critic, real, fake, autocast).backward()),
+              ("penalty", penalty),
+              # with a fresh fake: the 2nd and later updates of an iteration
+              ("generator update",
+               lambda: generator_update(gen, critic, noise, prev, real, cfg.rec_weight, autocast).backward())]}
     parts["first update"] = parts["generator update"] - parts["fake pass"]  # the fake pass made its fake
     print(f"{args.preset} networks, width {width}, {args.size[0]}x{args.size[1]}, bf16 {cfg.bf16}, "
           f"{torch.get_num_threads()} threads")
