@@ -67,6 +67,20 @@ class TrainConfig:
     noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
     noise_amp_finest: float | None = None  # the same factor at the finest scale only (None: noise_amp_init)
 
+    # --- the generators kept at the end of a scale ---
+    # 0: the last iterate (SinGAN). >0: an exponential moving average of the trained generators' weights over
+    # about this fraction of the scale's iterations (Yazici et al. 2019: averaging damps the oscillation of GAN
+    # training; it costs one in-place lerp of the weights per iteration).
+    ema_fraction: float = 0.0
+
+    # --- random crops at the fine scales (off in the paper preset) ---
+    # The critic scores patches (its receptive field is 11 px) and the generator is convolutional, so a random
+    # window of a fine scale is a fair training example: its iterations cost about crop_fraction^2 as much and
+    # more of them fit the same time (README, "Random crops at the fine scales").
+    crop_scales: int = 0  # the finest this many scales train on random crops (0 = the whole image, SinGAN)
+    crop_fraction: float = 0.5  # the crop's sides as a fraction of the scale's
+    crop_iters_factor: float = 1.0  # iterations at the cropped scales x this
+
     # --- speed-ups (off in the paper preset) ---
     concurrent_scales: int = 1  # ConSinGAN: train this many finest scales together (1 = SinGAN)
     concurrent_lr_scale: float = 0.1  # lr multiplier for each earlier scale trained concurrently
@@ -104,6 +118,14 @@ class TrainConfig:
             raise InputError(f"norm should be 'batch' or 'instance', got {self.norm!r}")
         if self.critic_norm not in ("same", "none", "batch", "instance"):
             raise InputError(f"critic_norm should be 'same', 'none', 'batch' or 'instance', got {self.critic_norm!r}")
+        if not 0.0 <= self.ema_fraction <= 1.0:
+            raise InputError(f"ema_fraction should be in [0, 1], got {self.ema_fraction!r}")
+        if not isinstance(self.crop_scales, int) or isinstance(self.crop_scales, bool) or self.crop_scales < 0:
+            raise InputError(f"crop_scales should be a non-negative integer, got {self.crop_scales!r}")
+        if not 0.0 < self.crop_fraction <= 1.0:
+            raise InputError(f"crop_fraction should be in (0, 1], got {self.crop_fraction!r}")
+        if not self.crop_iters_factor > 0:
+            raise InputError(f"crop_iters_factor should be positive, got {self.crop_iters_factor!r}")
         if self.seed < 0:
             raise InputError(f"seed should be >= 0, got {self.seed!r}")
 
@@ -117,7 +139,20 @@ class TrainConfig:
             factor = self.finest_iters_fraction ** position
         else:
             factor = 1.0 - (1.0 - self.finest_iters_fraction) * position
+        if self.crops_at(scale, num_scales):
+            factor *= self.crop_iters_factor
         return max(1, round(self.iters_per_scale * factor))
+
+    def ema_decay(self, iters: int) -> float | None:
+        """The per-iteration decay of the generators' weight average for a scale of `iters` iterations
+        (1 - 1 / time constant), or None when no average is kept."""
+        if self.ema_fraction == 0:
+            return None
+        return 1.0 - 1.0 / max(1.0, self.ema_fraction * iters)
+
+    def crops_at(self, scale: int, num_scales: int) -> bool:
+        """Whether pyramid level `scale` trains on random crops (the finest `crop_scales` levels)."""
+        return self.crop_fraction < 1.0 and scale >= num_scales - self.crop_scales
 
     def noise_amp_factor(self, scale: int, num_scales: int) -> float:
         """Scale `scale`'s noise amplitude as a multiple of the RMSE of the reconstruction below it (scale >= 1).
