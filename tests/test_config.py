@@ -39,6 +39,16 @@ def test_iterations_taper_linearly_or_geometrically_to_the_finest_fraction():
         ss.get_preset("paper", iters_taper="cosine")
 
 
+def test_a_fixed_ratio_gives_every_depth_of_pyramid_the_same_counts():
+    ratio = ss.get_preset("paper", iters_per_scale=1000, iters_taper="ratio", iters_ratio=0.5)
+    assert [ratio.iters_at(n, 5) for n in range(5)] == [1000, 500, 250, 125, 62]
+    assert [ratio.iters_at(n, 3) for n in range(3)] == [1000, 500, 250]  # a shallower pyramid: its first ones
+    geometric = ratio.replace(iters_taper="geometric", finest_iters_fraction=0.0625)
+    assert [geometric.iters_at(n, 3) for n in range(3)] == [1000, 250, 62]  # squeezed into 3 scales
+    with pytest.raises(ss.InputError, match="iters_ratio should be in"):
+        ratio.replace(iters_ratio=0)
+
+
 def test_the_finest_scale_can_take_its_own_noise_factor():
     cfg = ss.get_preset("fast")  # 0.7: 1.2 at the finest scale, 0.4 below it
     assert [cfg.noise_amp_factor(n, 7) for n in (1, 5, 6)] == [0.4, 0.4, 1.2]
@@ -53,26 +63,3 @@ def test_quality_is_fast_with_more_iterations_at_every_scale():
     assert quality.replace(**same_schedule) == fast
     assert [quality.iters_at(n, 9) for n in range(9)] == [2000, 1834, 1682, 1542, 1414, 1297, 1189, 1091, 1000]
     assert [fast.iters_at(n, 9) for n in (0, 8)] == [1300, 150]
-
-
-def test_crops_cover_the_finest_scales_and_multiply_their_iterations():
-    cfg = ss.get_preset("paper", iters_per_scale=100, crop_scales=2, crop_fraction=0.5, crop_iters_factor=3)
-    assert [cfg.crops_at(n, 5) for n in range(5)] == [False, False, False, True, True]
-    assert [cfg.iters_at(n, 5) for n in range(5)] == [100, 100, 100, 300, 300]
-    whole = cfg.replace(crop_fraction=1.0)  # a window as large as the scale is no crop: nothing changes
-    assert not any(whole.crops_at(n, 5) for n in range(5)) and whole.iters_at(4, 5) == 100
-    assert not any(ss.get_preset("paper").crops_at(n, 9) for n in range(9))
-    for bad, message in [({"crop_fraction": 0}, "crop_fraction should be in"),
-                         ({"crop_scales": -1}, "crop_scales should be a non-negative integer"),
-                         ({"crop_iters_factor": 0}, "crop_iters_factor should be positive")]:
-        with pytest.raises(ss.InputError, match=message):
-            cfg.replace(**bad)
-
-
-def test_the_weight_average_spans_a_fraction_of_each_scale():
-    cfg = ss.get_preset("fast", ema_fraction=0.1)
-    assert cfg.ema_decay(150) == pytest.approx(1 - 1 / 15) and cfg.ema_decay(1300) == pytest.approx(1 - 1 / 130)
-    assert cfg.ema_decay(5) == 0.0  # under one iteration: the last iterate
-    assert ss.get_preset("paper").ema_decay(2000) is None
-    with pytest.raises(ss.InputError, match="ema_fraction should be in"):
-        cfg.replace(ema_fraction=1.5)

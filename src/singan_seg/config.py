@@ -57,6 +57,9 @@ class TrainConfig:
     beta2: float = 0.999
     finest_iters_fraction: float = 1.0  # iterations taper to this fraction at the finest scale (1 = SinGAN)
     iters_taper: str = "linear"  # how they taper: "linear" or "geometric" (the same ratio from scale to scale)
+    # ... or "ratio": x iters_ratio from each scale to the next, whatever the pyramid's depth, so a smaller image
+    # trains its scales as a larger one trains its coarser ones of about the same size (finest_iters_fraction unused)
+    iters_ratio: float = 1.0
     lr_decay_fraction: float = 0.8  # lr x gamma after this fraction of a scale's iterations (1600 of 2000)
     lr_decay_gamma: float = 0.1
     d_steps: int = 3  # discriminator updates per iteration
@@ -66,20 +69,6 @@ class TrainConfig:
     gp_every: int = 1  # lazy penalty: on every k-th critic update only, weighted k x (1 = SinGAN; see README)
     noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
     noise_amp_finest: float | None = None  # the same factor at the finest scale only (None: noise_amp_init)
-
-    # --- the generators kept at the end of a scale ---
-    # 0: the last iterate (SinGAN). >0: an exponential moving average of the trained generators' weights over
-    # about this fraction of the scale's iterations (Yazici et al. 2019: averaging damps the oscillation of GAN
-    # training; it costs one in-place lerp of the weights per iteration).
-    ema_fraction: float = 0.0
-
-    # --- random crops at the fine scales (off in the paper preset) ---
-    # The critic scores patches (its receptive field is 11 px) and the generator is convolutional, so a random
-    # window of a fine scale is a fair training example: its iterations cost about crop_fraction^2 as much and
-    # more of them fit the same time (README, "Random crops at the fine scales").
-    crop_scales: int = 0  # the finest this many scales train on random crops (0 = the whole image, SinGAN)
-    crop_fraction: float = 0.5  # the crop's sides as a fraction of the scale's
-    crop_iters_factor: float = 1.0  # iterations at the cropped scales x this
 
     # --- speed-ups (off in the paper preset) ---
     concurrent_scales: int = 1  # ConSinGAN: train this many finest scales together (1 = SinGAN)
@@ -112,47 +101,31 @@ class TrainConfig:
                 raise InputError(f"{name} should be positive, got {getattr(self, name)!r}")
         if self.noise_amp_finest is not None and not self.noise_amp_finest > 0:
             raise InputError(f"noise_amp_finest should be positive or null, got {self.noise_amp_finest!r}")
-        if self.iters_taper not in ("linear", "geometric"):
-            raise InputError(f"iters_taper should be 'linear' or 'geometric', got {self.iters_taper!r}")
+        if self.iters_taper not in ("linear", "geometric", "ratio"):
+            raise InputError(f"iters_taper should be 'linear', 'geometric' or 'ratio', got {self.iters_taper!r}")
+        if not 0.0 < self.iters_ratio <= 1.0:
+            raise InputError(f"iters_ratio should be in (0, 1], got {self.iters_ratio!r}")
         if self.norm not in ("batch", "instance"):
             raise InputError(f"norm should be 'batch' or 'instance', got {self.norm!r}")
         if self.critic_norm not in ("same", "none", "batch", "instance"):
             raise InputError(f"critic_norm should be 'same', 'none', 'batch' or 'instance', got {self.critic_norm!r}")
-        if not 0.0 <= self.ema_fraction <= 1.0:
-            raise InputError(f"ema_fraction should be in [0, 1], got {self.ema_fraction!r}")
-        if not isinstance(self.crop_scales, int) or isinstance(self.crop_scales, bool) or self.crop_scales < 0:
-            raise InputError(f"crop_scales should be a non-negative integer, got {self.crop_scales!r}")
-        if not 0.0 < self.crop_fraction <= 1.0:
-            raise InputError(f"crop_fraction should be in (0, 1], got {self.crop_fraction!r}")
-        if not self.crop_iters_factor > 0:
-            raise InputError(f"crop_iters_factor should be positive, got {self.crop_iters_factor!r}")
         if self.seed < 0:
             raise InputError(f"seed should be >= 0, got {self.seed!r}")
 
     def iters_at(self, scale: int, num_scales: int) -> int:
         """Iterations for pyramid level `scale`: iters_per_scale at the coarsest, tapering (linearly or
-        geometrically) to finest_iters_fraction x iters_per_scale at the finest. The coarse and middle scales
+        geometrically) to finest_iters_fraction x iters_per_scale at the finest, or by iters_ratio per scale
+        ("ratio": the same counts at every depth of pyramid). The coarse and middle scales
         learn the layout and the mask shape and are cheap; the fine scales add texture and cost the most
         (README, "Performance")."""
         position = scale / max(num_scales - 1, 1)
-        if self.iters_taper == "geometric":
+        if self.iters_taper == "ratio":
+            factor = self.iters_ratio ** scale
+        elif self.iters_taper == "geometric":
             factor = self.finest_iters_fraction ** position
         else:
             factor = 1.0 - (1.0 - self.finest_iters_fraction) * position
-        if self.crops_at(scale, num_scales):
-            factor *= self.crop_iters_factor
         return max(1, round(self.iters_per_scale * factor))
-
-    def ema_decay(self, iters: int) -> float | None:
-        """The per-iteration decay of the generators' weight average for a scale of `iters` iterations
-        (1 - 1 / time constant), or None when no average is kept."""
-        if self.ema_fraction == 0:
-            return None
-        return 1.0 - 1.0 / max(1.0, self.ema_fraction * iters)
-
-    def crops_at(self, scale: int, num_scales: int) -> bool:
-        """Whether pyramid level `scale` trains on random crops (the finest `crop_scales` levels)."""
-        return self.crop_fraction < 1.0 and scale >= num_scales - self.crop_scales
 
     def noise_amp_factor(self, scale: int, num_scales: int) -> float:
         """Scale `scale`'s noise amplitude as a multiple of the RMSE of the reconstruction below it (scale >= 1).

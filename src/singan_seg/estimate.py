@@ -48,7 +48,7 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
     shapes = list(pyramid.shapes)
     model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))
     reals = build_reals(pair, shapes, device)
-    runs = [cfg.replace(iters_per_scale=k, finest_iters_fraction=1.0, crop_iters_factor=1.0)
+    runs = [cfg.replace(iters_per_scale=k, iters_taper="linear", finest_iters_fraction=1.0)
             for k in (1, cycle, cycle + timed)]
     critic, per_iter, setup = None, [], []
     for n in range(len(shapes)):

@@ -1,7 +1,7 @@
 """Progress display for training: scale, iteration, losses and time left (rich).
 
 Time left is estimated from work, not iterations: an iteration at scale n costs roughly H_n x W_n x width_n^2,
-so the fine scales, which dominate the run, are weighted accordingly (a cropped scale by its window's area).
+so the fine scales, which dominate the run, are weighted accordingly.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ class TrainProgress:
         """Count the work from iteration `start_iteration` of scale `start_scale` (where a resumed run starts)."""
         self.cfg = cfg
         self.num_scales = len(shapes)
-        self.costs = [h * w * cfg.channels_at(n) ** 2 * (cfg.crop_fraction ** 2 if cfg.crops_at(n, len(shapes)) else 1)
-                      for n, (h, w) in enumerate(shapes)]
+        self.costs = [h * w * cfg.channels_at(n) ** 2 for n, (h, w) in enumerate(shapes)]
         self.total = sum(c * cfg.iters_at(n, self.num_scales) for n, c in enumerate(self.costs) if n >= start_scale)
         if start_scale < self.num_scales:
             self.total -= self.costs[start_scale] * start_iteration

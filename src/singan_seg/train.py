@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .config import DEFAULT_PRESET, TrainConfig, get_preset
 from .data.pairs import Pair, load_pair, pair_from_arrays
@@ -135,44 +134,12 @@ def _trained_chain(n: int, cfg: TrainConfig, generators: Sequence[nn.Module], ge
 
 
 def _run_chain(chain: list[ScaleGenerator], shapes: list[tuple[int, int]], first: int, start: torch.Tensor,
-               noises: list[torch.Tensor], crop: tuple[slice, slice] | None = None) -> torch.Tensor:
-    """The trained scales [first, n] on the fixed scales' output `start`, one noise per scale; with `crop`
-    (rows, columns), the newest scale runs on that window of its input only."""
+               noises: list[torch.Tensor]) -> torch.Tensor:
+    """The trained scales [first, n] on the fixed scales' output `start`, one noise per scale."""
     x = start
-    newest = first + len(chain) - 1
     for m, (g, z) in enumerate(zip(chain, noises), start=first):
-        prev = upsample(x, shapes[m])
-        if crop is not None and m == newest:
-            prev, z = prev[..., crop[0], crop[1]], z[..., crop[0], crop[1]]
-        x = g(z, prev)
+        x = g(z, upsample(x, shapes[m]))
     return x
-
-
-def weight_average(chain: list[nn.Module], decay: float | None) -> AveragedModel | None:
-    """An exponential moving average of the trained generators' parameters (None: keep the last iterate)."""
-    if decay is None:
-        return None
-    return AveragedModel(nn.ModuleList(chain), multi_avg_fn=get_ema_multi_avg_fn(decay))
-
-
-def keep_average(chain: list[nn.Module], average: AveragedModel | None) -> None:
-    """Put the averaged parameters into the trained generators (buffers, e.g. batch norm's statistics, stay)."""
-    if average is None:
-        return
-    with torch.no_grad():
-        for live, averaged in zip(nn.ModuleList(chain).parameters(), average.module.parameters(), strict=True):
-            live.copy_(averaged)
-
-
-def crop_window(shape: tuple[int, int], fraction: float, rng: torch.Generator) -> tuple[slice, slice]:
-    """A random window of `fraction` x each side of `shape` (at least 24 px, or the whole side if shorter:
-    the critic's 5 unpadded 3x3 convolutions take 10 px off each score map), drawn from `rng`."""
-    window = []
-    for side in shape:
-        size = min(side, max(24, round(side * fraction)))
-        start = int(torch.randint(0, side - size + 1, (1,), generator=rng))
-        window.append(slice(start, start + size))
-    return window[0], window[1]
 
 
 def _optimizers(cfg: TrainConfig, chain: list[ScaleGenerator], critic: ScaleDiscriminator, iters: int):
@@ -233,12 +200,9 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 
     run_chain = partial(_run_chain, chain, shapes, first)
     iters = cfg.iters_at(n, model.num_scales)
-    cropped = cfg.crops_at(n, model.num_scales)
     opt_g, opt_d, sched_g, sched_d = _optimizers(cfg, chain, critic, iters)
     autocast = partial(_autocast, device, cfg.bf16)
-    average = weight_average(chain, cfg.ema_decay(iters))
-    state = ScaleState(networks={f"generator{m}": g for m, g in enumerate(chain, start=first)} | {"critic": critic}
-                       | ({"average": average} if average is not None else {}),
+    state = ScaleState(networks={f"generator{m}": g for m, g in enumerate(chain, start=first)} | {"critic": critic},
                        optimizers={"generator": opt_g, "critic": opt_d}, schedulers=[sched_g, sched_d], rng=rng)
     done, seconds_before = checkpoints.resume(n, state) if checkpoints is not None else (0, 0.0)
 
@@ -254,32 +218,27 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
             rand_base = model.run_scales(base_noises, first, shapes).float() if first > 0 else \
                 torch.zeros(1, CHANNELS, *shapes[0], device=device)
         noises = [a * randn((1, CHANNELS, *shapes[m]), rng, device) for a, m in zip(amps, range(first, n + 1))]
-        # At a cropped scale, every part of this iteration (fake, real, reconstruction) sees one random window.
-        crop = crop_window(shapes[n], cfg.crop_fraction, rng) if cropped else None
-        real_seen = real if crop is None else real[..., crop[0], crop[1]]
 
         # The fake is made once, with its graph: the critic sees it detached, the first generator update
         # reuses the graph (as SinGAN does), which saves a generator forward pass per iteration.
         with autocast():
-            fake_graph = run_chain(rand_base, noises, crop)
+            fake_graph = run_chain(rand_base, noises)
         fake = fake_graph.detach().float()
 
         # (1) critic: maximise D(real) - D(fake), with gradient penalty
-        d_loss = _critic_updates(critic, opt_d, real_seen, fake, cfg, it, autocast,
+        d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
                                  reduce=lambda scores: scores.float().mean(),
-                                 penalty=lambda weight: gradient_penalty(critic, real_seen, fake, weight, rng))
+                                 penalty=lambda weight: gradient_penalty(critic, real, fake, weight, rng))
 
         # (2) generator(s): fool the critic and reconstruct the real pair from the fixed noise
         for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
             with autocast():
-                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises, crop)
+                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises)
                 g_adv = -critic(generated).float().mean()
-                rec_loss = F.mse_loss(run_chain(rec_base, rec_noise, crop).float(), real_seen)
+                rec_loss = F.mse_loss(run_chain(rec_base, rec_noise).float(), real)
             (g_adv + cfg.rec_weight * rec_loss).backward()
             opt_g.step()
-        if average is not None:
-            average.update_parameters(nn.ModuleList(chain))
 
         sched_g.step()
         sched_d.step()
@@ -287,7 +246,6 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         if checkpoints is not None:
             checkpoints.maybe_save(n, it + 1, iters, seconds_before + time.perf_counter() - started, state)
 
-    keep_average(chain, average)
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
     model.add_scale(gen.eval().requires_grad_(False), noise_amp)

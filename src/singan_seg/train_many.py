@@ -49,8 +49,7 @@ from .model.pyramid import compute_pyramid
 from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
 from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _critic_updates, _optimizers,
-                    _run_chain, _trained_chain, as_pair, build_reals, crop_window, keep_average,
-                    weight_average)
+                    _run_chain, _trained_chain, as_pair, build_reals)
 
 log = logging.getLogger("singan_seg")
 
@@ -195,10 +194,8 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
 
     run_chain = partial(_run_chain, chain, shapes, first)
     iters = cfg.iters_at(n, len(shapes))
-    cropped = cfg.crops_at(n, len(shapes))
     opt_g, opt_d, sched_g, sched_d = _optimizers(cfg, chain, critic, iters)
     autocast = partial(_autocast, device, cfg.bf16)
-    average = weight_average(chain, cfg.ema_decay(iters))
 
     base_amps = [fused.amps(m) for m in range(first)]  # the fixed scales below `first` (concurrent_scales > 1)
     d_loss = g_adv = rec_loss = torch.zeros(k)
@@ -211,37 +208,31 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             rand_base = rand_base.float()
         noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
                   for a, m in zip(amps, range(first, n + 1))]
-        crop = crop_window(shapes[n], cfg.crop_fraction, rng) if cropped else None  # one window for all K
-        real_seen = real if crop is None else real[..., crop[0], crop[1]]
 
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart.
         # The fake's graph is kept for the first generator update, as in train_scale.
         with autocast():
-            fake_graph = run_chain(rand_base, noises, crop)
+            fake_graph = run_chain(rand_base, noises)
         fake = fake_graph.detach().float()
-        d_loss = _critic_updates(critic, opt_d, real_seen, fake, cfg, it, autocast,
+        d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
                                  reduce=lambda scores: per_model_mean(scores, k),
-                                 penalty=lambda weight: gradient_penalty_many(critic, real_seen, fake, weight, rng,
-                                                                              k))
+                                 penalty=lambda weight: gradient_penalty_many(critic, real, fake, weight, rng, k))
 
         # (2) generators: fool their critic and reconstruct their real pair from the fixed noise
         for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
             with autocast():
-                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises, crop)
+                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises)
                 g_adv = -per_model_mean(critic(generated), k)
-                rec_loss = per_model_mean((run_chain(rec_base, rec_noise, crop).float() - real_seen) ** 2, k)
+                rec_loss = per_model_mean((run_chain(rec_base, rec_noise).float() - real) ** 2, k)
             (g_adv + cfg.rec_weight * rec_loss).sum().backward()
             opt_g.step()
-        if average is not None:
-            average.update_parameters(nn.ModuleList(chain))
 
         sched_g.step()
         sched_d.step()
         progress.advance(n, it + 1, iters, d_loss=d_loss.detach().mean(), g_adv=g_adv.detach().mean(),
                          rec=rec_loss.detach().mean())
 
-    keep_average(chain, average)
     for earlier in chain[:-1]:
         earlier.eval().requires_grad_(False)
     fused.generators.append(gen.eval().requires_grad_(False))
