@@ -40,11 +40,14 @@ def test_iterations_taper_linearly_or_geometrically_to_the_finest_fraction():
 
 
 def test_a_fixed_ratio_gives_every_depth_of_pyramid_the_same_counts():
-    ratio = ss.get_preset("paper", iters_per_scale=1000, iters_taper="ratio", iters_ratio=0.5)
-    assert [ratio.iters_at(n, 5) for n in range(5)] == [1000, 500, 250, 125, 62]
+    ratio = ss.get_preset("paper", iters_per_scale=1000, iters_taper="ratio", iters_ratio=0.5,
+                          finest_iters_fraction=0.1)
+    assert [ratio.iters_at(n, 4) for n in range(4)] == [1000, 500, 250, 125]
     assert [ratio.iters_at(n, 3) for n in range(3)] == [1000, 500, 250]  # a shallower pyramid: its first ones
-    geometric = ratio.replace(iters_taper="geometric", finest_iters_fraction=0.0625)
-    assert [geometric.iters_at(n, 3) for n in range(3)] == [1000, 250, 62]  # squeezed into 3 scales
+    assert [ratio.iters_at(n, 6) for n in range(6)] == [1000, 500, 250, 125, 100, 100]  # deeper: the floor
+    geometric = ratio.replace(iters_taper="geometric", finest_iters_fraction=0.25)
+    assert [geometric.iters_at(n, 3) for n in range(3)] == [1000, 500, 250]
+    assert [geometric.iters_at(n, 2) for n in range(2)] == [1000, 250]  # squeezed into 2 scales
     with pytest.raises(ss.InputError, match="iters_ratio should be in"):
         ratio.replace(iters_ratio=0)
 
@@ -59,7 +62,15 @@ def test_the_finest_scale_can_take_its_own_noise_factor():
 
 def test_quality_is_fast_with_more_iterations_at_every_scale():
     fast, quality = ss.get_preset("fast"), ss.get_preset("quality")
-    same_schedule = {"iters_per_scale": fast.iters_per_scale, "finest_iters_fraction": fast.finest_iters_fraction}
+    same_schedule = {"iters_per_scale": fast.iters_per_scale, "finest_iters_fraction": fast.finest_iters_fraction,
+                     "iters_taper": fast.iters_taper}
     assert quality.replace(**same_schedule) == fast
     assert [quality.iters_at(n, 9) for n in range(9)] == [2000, 1834, 1682, 1542, 1414, 1297, 1189, 1091, 1000]
-    assert [fast.iters_at(n, 9) for n in (0, 8)] == [1300, 150]
+
+
+def test_fast_trains_every_pyramid_depth_with_the_250px_counts():
+    fast = ss.get_preset("fast")
+    counts = [1300, 992, 758, 578, 442, 337, 257, 197, 150]  # 0.8-0.9's geometric taper over 9 scales
+    assert [fast.iters_at(n, 9) for n in range(9)] == counts
+    assert [fast.iters_at(n, 7) for n in range(7)] == counts[:7]  # 128 px (0.9: 1300 -> 150 over these 7)
+    assert [fast.iters_at(n, 10) for n in range(10)] == counts + [150]  # never under 150
