@@ -222,7 +222,7 @@ PRESETS: dict[str, TrainConfig] = {
 # scales get the updates that turn their noise into texture. 4-6x fast's time, a small share of paper's.
 PRESETS["quality"] = PRESETS["fast"].replace(iters_per_scale=2000, iters_taper="geometric", finest_iters_fraction=0.5)
 
-# The demo: the fast recipe on the small phantom at 128 px; under 2 minutes on 2 CPU cores.
+# The demo: the fast recipe on the small phantom at 128 px; 1-4 minutes on 2 CPU cores, by host (README).
 PRESETS["demo"] = PRESETS["fast"].replace(max_size=128)
 
 DEFAULT_PRESET = "fast"
