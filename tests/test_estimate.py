@@ -15,3 +15,21 @@ def test_projection_is_iterations_times_cost_plus_setup(phantom):
     assert all(s > 0 for s in cost.seconds_per_iter) and all(s >= 0 for s in cost.setup_seconds)
     expected = sum(s * i for s, i in zip(cost.seconds_per_iter, cost.iters)) + sum(cost.setup_seconds)
     assert cost.seconds == pytest.approx(expected)
+
+
+def test_timed_runs_are_whole_cycles_of_the_penalty_and_the_lower_scales_updates(phantom, monkeypatch):
+    """Iterations differ in cost with the lazy penalty (every gp_every-th critic update) and with
+    concurrent_every (the lower scale's backward pass on every k-th): the timed difference must span whole
+    cycles of both, or the projection over- or under-counts them."""
+    import singan_seg.estimate as estimate
+    lengths = []
+    real_train_scale = estimate.train_scale
+
+    def recording(n, model, reals, cfg, *args, **kwargs):
+        lengths.append(cfg.iters_per_scale)
+        return real_train_scale(n, model, reals, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(estimate, "train_scale", recording)
+    cfg = ss.get_preset("tiny", gp_every=2, concurrent_scales=2, concurrent_every=3)
+    measure_training_cost(phantom, cfg, timed=4)
+    assert lengths[:3] == [1, 6, 12]  # warm-up, one lcm(2, 3) cycle, one cycle + 4 rounded up to whole cycles

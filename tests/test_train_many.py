@@ -50,6 +50,7 @@ def assert_same_model(a, b, atol=ATOL):
 
 
 @pytest.mark.parametrize("k,concurrent,changes", [(2, 1, {}), (3, 1, {}), (2, 2, {}),
+                                                  (2, 2, {"concurrent_every": 2, "iters_per_scale": 4}),
                                                   (2, 1, {"critic_norm": "none", "channels_last": True}),
                                                   (2, 1, {"noise_amp_finest": 0.3})])
 def test_batched_equals_sequential(tmp_path, k, concurrent, changes):

@@ -228,6 +228,38 @@ def test_concurrent_scales_fine_tune_only_the_scales_just_below(tmp_path, phanto
         assert 0 < lower < 0.5 * newest, (lower, newest)
 
 
+@pytest.mark.parametrize("every", [1, 4])
+def test_concurrent_every_gives_the_lower_scale_gradients_on_every_kth_iteration(phantom, monkeypatch, every):
+    """With concurrent_scales=2 and concurrent_every=k, the scale below the newest is backpropagated through on
+    iterations 0, k, 2k, ... only (its backward passes are what concurrent training costs); the newest on all."""
+    cfg = ss.get_preset("tiny", concurrent_scales=2, concurrent_every=every, iters_per_scale=10, g_steps=1)
+    grads = {"lower": 0, "newest": 0}
+    real_chain = train_module._trained_chain
+
+    def counting_chain(n, *args, **kwargs):
+        first, chain = real_chain(n, *args, **kwargs)
+        if n == 2:  # count the gradients reaching each trained generator's first weight at the last scale
+            for name, g in (("lower", chain[0]), ("newest", chain[-1])):
+                next(g.parameters()).register_hook(lambda grad, name=name: grads.__setitem__(name, grads[name] + 1))
+        return first, chain
+
+    monkeypatch.setattr(train_module, "_trained_chain", counting_chain)
+    ss.train(phantom, config=cfg, device="cpu", progress=False, stop_after_scale=2)
+    iters = cfg.iters_per_scale  # `tiny` trains every scale for as many iterations
+    assert grads == {"lower": -(-iters // every), "newest": iters}, (grads, iters)
+
+
+def test_keeping_the_frozen_lower_scales_reconstruction_changes_nothing(phantom, monkeypatch):
+    """Between the lower scale's updates its reconstruction is reused instead of recomputed: bit-identical."""
+    cfg = ss.get_preset("tiny", norm="instance", concurrent_scales=2, concurrent_every=3)
+    models = []
+    for keep in (True, False):
+        monkeypatch.setattr(train_module, "KEEP_LOWER_RECONSTRUCTION", keep)
+        models.append(ss.train(phantom, config=cfg, device="cpu", progress=False))
+    kept, recomputed = (weights_of(m) for m in models)
+    assert kept.keys() == recomputed.keys() and all(torch.equal(kept[k], recomputed[k]) for k in kept)
+
+
 def test_resume_refuses_other_settings(tmp_path, phantom):
     cfg = ss.get_preset("tiny")
     ss.train(phantom, out_dir=tmp_path / "m", config=cfg, device="cpu", progress=False, stop_after_scale=0)

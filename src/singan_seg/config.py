@@ -74,6 +74,7 @@ class TrainConfig:
     # --- speed-ups (off in the paper preset) ---
     concurrent_scales: int = 1  # ConSinGAN: train this many finest scales together (1 = SinGAN)
     concurrent_lr_scale: float = 0.1  # lr multiplier for each earlier scale trained concurrently
+    concurrent_every: int = 1  # the earlier concurrent scales get gradients on every k-th iteration only (1: all)
     bf16: bool = False  # bfloat16 autocast for convolutions
     channels_last: bool = False  # NHWC activations: faster with bf16 on CPUs, slower for paper's fp32 penalty
 
@@ -82,7 +83,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         positive_ints = ("max_size", "min_size", "num_layers", "kernel_size", "base_channels", "max_channels",
                          "channels_double_every", "iters_per_scale", "d_steps", "g_steps", "gp_every",
-                         "concurrent_scales")
+                         "concurrent_scales", "concurrent_every")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -140,6 +141,12 @@ class TrainConfig:
         (StyleGAN2) applies the penalty on every `gp_every`-th update at `gp_every` x the weight, because the
         penalty's double backward costs ~3 critic updates (benchmarks/step_cost.py)."""
         return self.gp_weight * self.gp_every if critic_step % self.gp_every == 0 else 0.0
+
+    def lower_scales_frozen(self, it: int, chain_length: int) -> int:
+        """How many of the `chain_length` trained generators run without gradients at iteration `it`: the ones
+        below the newest on all but every `concurrent_every`-th iteration, which skips most of their backward
+        passes (the cost of concurrent training) and still lets them adapt to the new scale."""
+        return 0 if it % self.concurrent_every == 0 else chain_length - 1
 
     def lr_decay_iter(self, iters: int) -> int:
         """Iteration (within a scale of `iters` iterations) at which the learning rates drop by `lr_decay_gamma`."""

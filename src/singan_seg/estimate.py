@@ -40,9 +40,12 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
                           on_scale=None) -> CostEstimate:
     """Time every scale of `pair` with the networks of `cfg`: after one warm-up iteration, a run of one
     penalty cycle and a run `timed` iterations longer; s/iteration is their difference / `timed`.
-    `timed` is rounded up to whole cycles of the lazy gradient penalty, so its cost is counted at its share."""
+    `timed` is rounded up to whole cycles of the lazy gradient penalty and of the lower concurrent scales'
+    updates (`concurrent_every`), so their costs are counted at their shares."""
     device = torch.device(device)
     cycle = math.lcm(cfg.gp_every, cfg.d_steps) // cfg.d_steps  # iterations until the penalty schedule repeats
+    if cfg.concurrent_scales > 1:
+        cycle = math.lcm(cycle, cfg.concurrent_every)
     timed = -(-timed // cycle) * cycle
     pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
     shapes = list(pyramid.shapes)

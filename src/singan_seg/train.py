@@ -41,6 +41,8 @@ from .scale_checkpoint import STATE_FILE, TENSORS_FILE, MidScaleCheckpoints, Sca
 
 log = logging.getLogger("singan_seg")
 
+KEEP_LOWER_RECONSTRUCTION = True  # see train_scale; False only to test that keeping it changes nothing
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Inputs: the pair as a 4-channel tensor pyramid
@@ -134,11 +136,13 @@ def _trained_chain(n: int, cfg: TrainConfig, generators: Sequence[nn.Module], ge
 
 
 def _run_chain(chain: list[ScaleGenerator], shapes: list[tuple[int, int]], first: int, start: torch.Tensor,
-               noises: list[torch.Tensor]) -> torch.Tensor:
-    """The trained scales [first, n] on the fixed scales' output `start`, one noise per scale."""
+               noises: list[torch.Tensor], frozen: int = 0) -> torch.Tensor:
+    """The trained scales [first, n] on the fixed scales' output `start`, one noise per scale; the first
+    `frozen` of them without gradients (TrainConfig.lower_scales_frozen)."""
     x = start
-    for m, (g, z) in enumerate(zip(chain, noises), start=first):
-        x = g(z, upsample(x, shapes[m]))
+    for i, (g, z) in enumerate(zip(chain, noises)):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and i >= frozen):
+            x = g(z, upsample(x, shapes[first + i]))
     return x
 
 
@@ -206,6 +210,21 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
                        optimizers={"generator": opt_g, "critic": opt_d}, schedulers=[sched_g, sched_d], rng=rng)
     done, seconds_before = checkpoints.resume(n, state) if checkpoints is not None else (0, 0.0)
 
+    # On iterations where the lower scales run without gradients their reconstruction is the same until their
+    # next update, so it is kept (the same values, one generator pass less per iteration) unless a norm layer
+    # there keeps running statistics, which every pass in training mode would update.
+    keep_lower_rec = KEEP_LOWER_RECONSTRUCTION and not any(getattr(m, "track_running_stats", False) for g in chain[:-1] for m in g.modules())
+    lower_rec: list[torch.Tensor] = []
+
+    def reconstruction(frozen: int) -> torch.Tensor:
+        if not frozen or not keep_lower_rec:
+            lower_rec.clear()  # the lower scales are updated now (or cannot be kept)
+            return run_chain(rec_base, rec_noise, frozen)
+        if not lower_rec:
+            with torch.no_grad():
+                lower_rec.append(_run_chain(chain[:-1], shapes, first, rec_base, rec_noise[:-1]))
+        return gen(rec_noise[-1], upsample(lower_rec[0], shapes[n]))
+
     d_loss = g_adv = rec_loss = torch.zeros(())
     for it in range(done, iters):
         # Fresh random input for this iteration: noise at every fixed scale below `first`, and at [first, n].
@@ -218,11 +237,12 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
             rand_base = model.run_scales(base_noises, first, shapes).float() if first > 0 else \
                 torch.zeros(1, CHANNELS, *shapes[0], device=device)
         noises = [a * randn((1, CHANNELS, *shapes[m]), rng, device) for a, m in zip(amps, range(first, n + 1))]
+        frozen = cfg.lower_scales_frozen(it, len(chain))
 
         # The fake is made once, with its graph: the critic sees it detached, the first generator update
         # reuses the graph (as SinGAN does), which saves a generator forward pass per iteration.
         with autocast():
-            fake_graph = run_chain(rand_base, noises)
+            fake_graph = run_chain(rand_base, noises, frozen)
         fake = fake_graph.detach().float()
 
         # (1) critic: maximise D(real) - D(fake), with gradient penalty
@@ -234,9 +254,9 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
             with autocast():
-                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises)
+                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises, frozen)
                 g_adv = -critic(generated).float().mean()
-                rec_loss = F.mse_loss(run_chain(rec_base, rec_noise).float(), real)
+                rec_loss = F.mse_loss(reconstruction(frozen).float(), real)
             (g_adv + cfg.rec_weight * rec_loss).backward()
             opt_g.step()
 

@@ -208,11 +208,12 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             rand_base = rand_base.float()
         noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
                   for a, m in zip(amps, range(first, n + 1))]
+        frozen = cfg.lower_scales_frozen(it, len(chain))
 
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart.
         # The fake's graph is kept for the first generator update, as in train_scale.
         with autocast():
-            fake_graph = run_chain(rand_base, noises)
+            fake_graph = run_chain(rand_base, noises, frozen)
         fake = fake_graph.detach().float()
         d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
                                  reduce=lambda scores: per_model_mean(scores, k),
@@ -222,9 +223,9 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
             with autocast():
-                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises)
+                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises, frozen)
                 g_adv = -per_model_mean(critic(generated), k)
-                rec_loss = per_model_mean((run_chain(rec_base, rec_noise).float() - real) ** 2, k)
+                rec_loss = per_model_mean((run_chain(rec_base, rec_noise, frozen).float() - real) ** 2, k)
             (g_adv + cfg.rec_weight * rec_loss).sum().backward()
             opt_g.step()
 
