@@ -9,7 +9,6 @@ import torch
 
 import singan_seg as ss
 from singan_seg.model import load_model
-from singan_seg.model.networks import ScaleGenerator
 from singan_seg.progress import TrainProgress
 from singan_seg.scale_checkpoint import STATE_FILE, TENSORS_FILE
 from singan_seg.train import build_reals
@@ -312,39 +311,6 @@ def test_the_finest_scale_takes_its_own_noise_factor(phantom):
     finest = f"{plain.num_scales - 1}."
     assert all(torch.equal(w_plain[k], w_louder[k]) for k in w_plain if not k.startswith(finest))
     assert not all(torch.equal(w_plain[k], w_louder[k]) for k in w_plain if k.startswith(finest))
-
-
-def test_without_mask_noise_the_finer_scales_get_rgb_noise_only(phantom, monkeypatch):
-    """mask_noise=False: every random noise map fed to a scale above the coarsest, in training and sampling, has
-    a zero mask channel and the same RGB noise as with mask noise; the coarsest scale keeps 4-channel noise."""
-    fed: list[tuple[int, torch.Tensor]] = []  # (width, noise) of every generator call
-    forward = ScaleGenerator.forward
-
-    def spy(self, noise, previous):
-        fed.append((noise.shape[-1], noise.detach().clone()))
-        return forward(self, noise, previous)
-
-    monkeypatch.setattr(ScaleGenerator, "forward", spy)
-    cfg = ss.get_preset("tiny", iters_per_scale=3, mask_noise=False)
-    model = ss.train(phantom, config=cfg, device="cpu", progress=False)
-    model.generate(2, seed=4)
-    coarsest = model.shapes[0][1]
-    random_inputs = [(w, z) for w, z in fed if z.abs().sum() > 0]  # not the reconstruction's zero noise
-    assert {w for w, _ in random_inputs} == {shape[1] for shape in model.shapes}
-    for width, noise in random_inputs:
-        assert (noise[:, 3].abs().sum() > 0) == (width == coarsest), width
-        assert noise[:, :3].abs().sum() > 0
-
-    def finer_sampling_noise(config):
-        model.config = config
-        fed.clear()
-        model.generate(2, seed=4)
-        return [z for w, z in fed if w != coarsest]
-
-    noisy, quiet = finer_sampling_noise(cfg.replace(mask_noise=True)), finer_sampling_noise(cfg)
-    assert len(noisy) == len(quiet) == model.num_scales - 1
-    for a, b in zip(noisy, quiet):  # the same draw: only the mask channel differs
-        assert torch.equal(a[:, :3], b[:, :3]) and a[:, 3].abs().sum() > 0
 
 
 def test_checkpoint_round_trip(tiny_model_dir):

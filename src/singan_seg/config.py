@@ -70,8 +70,6 @@ class TrainConfig:
     gp_every: int = 1  # lazy penalty: on every k-th critic update only, weighted k x (1 = SinGAN; see README)
     noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
     noise_amp_finest: float | None = None  # the same factor at the finest scale only (None: noise_amp_init)
-    mask_noise: bool = True  # noise in the mask channel above the coarsest scale too (SinGAN-Seg); False: RGB only,
-    # so the mask's layout comes from the coarsest scale and the finer scales refine its edge, not add blobs
 
     # --- speed-ups (off in the paper preset) ---
     concurrent_scales: int = 1  # ConSinGAN: train this many finest scales together (1 = SinGAN)

@@ -35,7 +35,7 @@ from .files import prepare_checkpoint_dir
 from .model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_model_dir, load_model, read_model_meta, save_model
 from .model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, critic_for, generator_for, init_weights
 from .model.pyramid import compute_pyramid
-from .model.singan import SinGANSeg, randn, scale_noise, seeded_generator, upsample
+from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
 from .scale_checkpoint import STATE_FILE, TENSORS_FILE, MidScaleCheckpoints, ScaleState
 
@@ -233,11 +233,10 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         # Reusing their output for 2 iterations saves ~8 % but scores worse on all 5 pairs (README, 0.7).
         with torch.no_grad(), autocast():
             # unit noise: run_scales multiplies by each scale's amplitude
-            base_noises = [scale_noise(cfg, m, (1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
+            base_noises = [randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(first)]
             rand_base = model.run_scales(base_noises, first, shapes).float() if first > 0 else \
                 torch.zeros(1, CHANNELS, *shapes[0], device=device)
-        noises = [a * scale_noise(cfg, m, (1, CHANNELS, *shapes[m]), rng, device)
-                  for a, m in zip(amps, range(first, n + 1))]
+        noises = [a * randn((1, CHANNELS, *shapes[m]), rng, device) for a, m in zip(amps, range(first, n + 1))]
         frozen = cfg.lower_scales_frozen(it, len(chain))
 
         # The fake is made once, with its graph: the critic sees it detached, the first generator update

@@ -46,7 +46,7 @@ from .errors import InputError
 from .model.checkpoint import load_model, read_model_meta, save_model
 from .model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
 from .model.pyramid import compute_pyramid
-from .model.singan import SinGANSeg, randn, scale_noise, seeded_generator, upsample
+from .model.singan import SinGANSeg, randn, seeded_generator, upsample
 from .progress import TrainProgress
 from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _critic_updates, _optimizers,
                     _run_chain, _trained_chain, as_pair, build_reals)
@@ -201,13 +201,12 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
     d_loss = g_adv = rec_loss = torch.zeros(k)
     for it in range(iters):
         with torch.no_grad(), autocast():
-            base_noises = [_tile(scale_noise(cfg, m, (1, CHANNELS, *shapes[m]), rng, device), k)
-                           for m in range(first)]
+            base_noises = [_tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for m in range(first)]
             rand_base = fused.zeros(0)
             for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
                 rand_base = fused.generators[m](base_amps[m] * z, upsample(rand_base, shapes[m]))
             rand_base = rand_base.float()
-        noises = [a * _tile(scale_noise(cfg, m, (1, CHANNELS, *shapes[m]), rng, device), k)
+        noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
                   for a, m in zip(amps, range(first, n + 1))]
         frozen = cfg.lower_scales_frozen(it, len(chain))
 

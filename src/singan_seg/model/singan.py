@@ -40,17 +40,6 @@ def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.devi
     return torch.randn(shape, generator=generator).to(device)
 
 
-def scale_noise(config: TrainConfig, scale: int, shape: tuple[int, ...], generator: torch.Generator,
-                device: torch.device | str) -> torch.Tensor:
-    """Unit noise for pyramid level `scale`, (B, 4, h, w) (or (B, 4K, h, w) for K fused models): without
-    `config.mask_noise` the mask channels (every 4th) are zero above the coarsest scale. The draw is the same
-    either way, so the RGB noise does not depend on the setting."""
-    noise = randn(shape, generator, device)
-    if not config.mask_noise and scale > 0:
-        noise[:, CHANNELS - 1::CHANNELS] = 0.0
-    return noise
-
-
 @dataclass
 class SinGANSeg:
     """A trained (or partly trained) SinGAN-Seg model for one image/mask pair."""
@@ -148,8 +137,7 @@ class SinGANSeg:
         for first in range(0, num, batch_size):
             indices = range(first_index + first, first_index + min(first + batch_size, num))
             per_sample = [seeded_generator(seed, i) for i in indices]
-            noises = [torch.cat([scale_noise(self.config, n, (1, CHANNELS, *shapes[n]), g, self.device)
-                                 for g in per_sample])
+            noises = [torch.cat([randn((1, CHANNELS, *shapes[n]), g, self.device) for g in per_sample])
                       for n in range(start_scale, self.num_scales)]
             if variation < 1.0:
                 noises[0] = (1.0 - variation ** 2) ** 0.5 * self.rec_noise + variation * noises[0]
