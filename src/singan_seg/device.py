@@ -29,7 +29,22 @@ def machine_info(device: torch.device) -> dict:
     import platform
 
     info = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+            "cpu_count": os.cpu_count(), "cpu": _cpu_model(), "platform": platform.platform(),
+            "python": platform.python_version()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), e.g. 'AMD EPYC': run-to-run speed differs most between CPU models."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
