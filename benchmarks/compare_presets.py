@@ -5,7 +5,7 @@ is scored against that pair, resized to the samples' size (`singan_seg.evaluate`
 - time: training seconds per image (0 for patchnn), seconds per sample, and train + num samples per image;
 - SIFID of each sample vs its real image (192 channels; TF FID Inception weights, see evaluate/__init__);
 - diversity (SinGAN's: per-pixel std over samples / real std) and mean pairwise L1 between samples;
-- mask fit: connected components and holes per sample mask (real mask in brackets), speckle share;
+- mask fit: connected components and holes per sample mask (real mask in brackets), speckle share, empty masks;
 - memorisation: share of sample patches with a near-identical real patch, and the largest area copied verbatim
   at one offset (mean and max over samples) - copying is the patch method's known weakness.
 SinGAN-Seg presets are either trained here (--presets, e.g. `--presets tiny` for a smoke run, or
@@ -181,7 +181,8 @@ def sample_timed(model, start_scale, variation, args):
 
 def summarise(rows: list[dict], num: int) -> dict:
     mean = lambda key: float(np.mean([r[key] for r in rows]))  # noqa: E731
-    masks = {k: float(np.mean([r["mask"][k] for r in rows])) for k in rows[0]["mask"]}
+    keys = {k for r in rows for k in r["mask"]}  # rows reused from older results may lack newer figures
+    masks = {k: float(np.mean([r["mask"][k] for r in rows if k in r["mask"]])) for k in sorted(keys)}
     return {"pairs": len(rows), "size": rows[0]["size"], "train_seconds": mean("train_seconds"),
             "seconds_per_sample": mean("seconds_per_sample"),
             "cpu_seconds_per_sample": mean("cpu_seconds_per_sample"),
@@ -211,7 +212,8 @@ def print_table(summary: dict, paper: tuple[float | None, int | None, str], num:
     paper_seconds, paper_size, note = paper
     print(f"{'method':<14}{'pairs':>6}{'px':>8}{'train s':>9}{'s/sample':>9}{'cpu s':>7}{'s/image':>9}"
           f"{'vs paper':>10}{'SIFID':>9}"
-          f"{'divers':>7}{'L1':>6}{'comp (real)':>12}{'holes (r)':>10}{'speck':>6}{'copied':>7}{'largest':>12}")
+          f"{'divers':>7}{'L1':>6}{'comp (real)':>12}{'holes (r)':>10}{'speck':>6}{'empty':>6}{'copied':>7}"
+          f"{'largest':>12}")
     for name, s in summary.items():
         m = s["mask"]
         same_size = paper_seconds and max(s["size"]) == paper_size
@@ -224,12 +226,12 @@ def print_table(summary: dict, paper: tuple[float | None, int | None, str], num:
               f"{s['cpu_seconds_per_sample']:>7.2f}"
               f"{s['seconds_per_image']:>9.1f}{ratio:>10}{s['sifid']:>9.3f}{s['diversity']:>7.2f}"
               f"{s['pairwise_l1']:>6.3f}{comp:>12}{holes:>10}{m['speckle_fraction']:>6.2f}"
-              f"{s['copied_patches']:>7.2f}{largest:>12}")
+              f"{m.get('empty_fraction', float('nan')):>6.2f}{s['copied_patches']:>7.2f}{largest:>12}")
     print(f"vs paper: PROJECTED ({note}); only for methods at that size. s/image = train + {num} samples "
           "(wall clock); cpu s: CPU seconds per sample of this process (less sensitive to a shared core).\n"
           "copied: share of sample patches with a near-identical real patch; largest: mean/max share of a sample "
           "copied verbatim at one offset;\ncomp/holes: connected components / holes per sample mask (the real "
-          "mask's in brackets); speck: share of components < 16 px.")
+          "mask's in brackets); speck: share of components < 16 px; empty: share of samples with an empty mask.")
 
 
 def ready(args: argparse.Namespace) -> bool:

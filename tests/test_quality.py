@@ -31,6 +31,8 @@ def test_mask_shape_counts_components_speckles_and_holes():
     fit = mask_fit(np.stack([mask, mask[:, ::-1]]), mask, speckle_px=16)
     assert fit["components"] == 3 and fit["holes"] == 1 and fit["component_excess"] == 0
     assert fit["speckle_fraction"] == pytest.approx(2 / 6)
+    assert fit["empty_fraction"] == 0
+    assert mask_fit(np.stack([mask, np.zeros_like(mask)]), mask)["empty_fraction"] == 0.5
 
 
 def test_memorisation_finds_a_copied_half_at_its_offset():

@@ -92,7 +92,8 @@ def mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int = 
     """Sample masks against their real mask: mean components / holes / speckle share, and the real's figures.
 
     `component_excess`: mean (sample components - real components), ignoring speckles; `speckle_fraction`:
-    speckles / components over all samples (0 when no sample has a component)."""
+    speckles / components over all samples (0 when no sample has a component); `empty_fraction`: the share of
+    samples with no foreground at all (an image whose polyp lost its mask, or vanished)."""
     real = mask_shape(real_mask, speckle_px)
     shapes = [mask_shape(m, speckle_px) for m in sample_masks]
     components = sum(s.components for s in shapes)
@@ -102,7 +103,8 @@ def mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int = 
             "component_excess": float(np.mean([s.components - s.speckles - (real.components - real.speckles)
                                                for s in shapes])),
             "speckle_fraction": float(sum(s.speckles for s in shapes) / components) if components else 0.0,
-            "foreground_pct": float(np.mean([s.foreground_pct for s in shapes]))}
+            "foreground_pct": float(np.mean([s.foreground_pct for s in shapes])),
+            "empty_fraction": float(np.mean([s.components == 0 for s in shapes]))}
 
 
 # ----------------------------------------------------------------------------------------------------------
