@@ -63,8 +63,9 @@ def test_the_finest_scale_can_take_its_own_noise_factor():
 def test_quality_is_fast_with_more_iterations_at_every_scale():
     fast, quality = ss.get_preset("fast"), ss.get_preset("quality")
     same_schedule = {"iters_per_scale": fast.iters_per_scale, "finest_iters_fraction": fast.finest_iters_fraction,
-                     "iters_taper": fast.iters_taper}
+                     "iters_taper": fast.iters_taper, "sample_variation": fast.sample_variation}
     assert quality.replace(**same_schedule) == fast
+    assert quality.sample_variation == 1.0  # it beats paper with SinGAN's own sampler
     assert [quality.iters_at(n, 9) for n in range(9)] == [2000, 1834, 1682, 1542, 1414, 1297, 1189, 1091, 1000]
 
 
@@ -74,3 +75,12 @@ def test_fast_trains_every_pyramid_depth_with_the_250px_counts():
     assert [fast.iters_at(n, 9) for n in range(9)] == counts
     assert [fast.iters_at(n, 7) for n in range(7)] == counts[:7]  # 128 px (0.9: 1300 -> 150 over these 7)
     assert [fast.iters_at(n, 10) for n in range(10)] == counts + [150]  # never under 150
+
+
+def test_sampling_defaults_are_not_training_settings():
+    fast = ss.get_preset("fast")
+    assert fast.sample_variation == 0.7 and ss.get_preset("paper").sample_variation == 1.0
+    assert "sample_variation" not in fast.training_dict()
+    assert fast.replace(sample_variation=1.0).training_dict() == fast.training_dict()
+    with pytest.raises(ss.InputError, match="sample_variation should be in"):
+        ss.get_preset("fast", ["sample_variation=1.5"])

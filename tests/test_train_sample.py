@@ -1,5 +1,6 @@
 """Training and sampling end to end: shapes, value ranges, mask alignment, determinism, resume."""
 
+import dataclasses
 import importlib
 import json
 
@@ -89,6 +90,22 @@ def test_variation_narrows_the_layout_towards_the_real_one(small_model, phantom)
 def test_variation_refuses_what_it_cannot_do(small_model, kwargs, fragment):
     with pytest.raises(ss.InputError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         ss.sample(small_model, num=1, **kwargs)
+
+
+def test_a_models_own_variation_is_its_default_where_it_applies(small_model):
+    """A model samples at its preset's `sample_variation` when no variation is given, and at 1 where that cannot
+    apply (a higher start scale, another size, no reconstruction noise); a variation given is used as given."""
+    own = dataclasses.replace(small_model, config=small_model.config.replace(sample_variation=0.5))
+    default, given = ss.sample(own, num=4, seed=3), ss.sample(small_model, num=4, seed=3, variation=0.5)
+    assert default.variation == 0.5 and (default.images == given.images).all()
+    assert (ss.sample(own, num=4, seed=3, variation=1.0).images != default.images).any()
+    assert ss.sample(own, num=2, seed=3, start_scale=1).variation == 1.0
+    assert ss.sample(own, num=2, seed=3, scale_w=1.5).variation == 1.0
+    shared = dataclasses.replace(own, rec_noise=None)  # as loaded from a pack without the reconstruction noise
+    plain = ss.sample(shared, num=4, seed=3)
+    assert plain.variation == 1.0 and (plain.images == ss.sample(small_model, num=4, seed=3).images).all()
+    with pytest.raises(ss.InputError, match="shared without its reconstruction noise"):
+        ss.sample(shared, num=1, variation=0.5)
 
 
 def test_sampling_is_deterministic_and_per_sample(small_model):
@@ -266,6 +283,10 @@ def test_resume_refuses_other_settings(tmp_path, phantom):
     with pytest.raises(ss.CheckpointError, match="iters_per_scale 30 .saved. vs 31"):
         ss.train(phantom, out_dir=tmp_path / "m", config=cfg.replace(iters_per_scale=31), device="cpu",
                  progress=False, resume=True)
+    # a sampling default is not a training setting: the run resumes, and the model keeps the one it started with
+    model = ss.train(phantom, out_dir=tmp_path / "m", config=cfg.replace(sample_variation=0.5), device="cpu",
+                     progress=False, resume=True)
+    assert model.is_complete and model.config.sample_variation == cfg.sample_variation
 
 
 def test_resume_accepts_a_checkpoint_saved_before_a_setting_existed(tmp_path, phantom):

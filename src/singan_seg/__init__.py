@@ -10,7 +10,7 @@ Public API (see README):
     style_samples_dir(samples_dir, real_image, out)  -> styled samples directory on disk
 """
 
-__version__ = "0.10.1"
+__version__ = "0.11.0"
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402

@@ -79,8 +79,9 @@ def generate(
     out: Path = typer.Option(..., help="samples directory to write (images/, masks/, manifest.csv)"),
     num: int = typer.Option(10, help="number of samples"),
     start_scale: int = typer.Option(0, help="0 = coarsest (most varied); higher keeps the real layout"),
-    variation: float = typer.Option(1.0, help="1 (SinGAN) down to 0: how far the layout may stray from the "
-                                    "real one at start scale 0; lower = nearer the real image"),
+    variation: Optional[float] = typer.Option(None, help="1 (SinGAN) down to 0: how far the layout may stray "
+                                              "from the real one at start scale 0; lower = nearer the real image "
+                                              "(default: the model's own, fast 0.7; 1 where it cannot apply)"),
     seed: int = typer.Option(0, help="random seed; sample i depends only on (seed, i)"),
     height: Optional[int] = typer.Option(None, help="output height in px"),
     width: Optional[int] = typer.Option(None, help="output width in px"),
@@ -100,7 +101,7 @@ def generate(
 
         sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
         path = generate_patchnn_cli(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
-                                    sized=bool(sizes) or start_scale != 0 or variation != 1.0,
+                                    sized=bool(sizes) or start_scale != 0 or variation is not None,
                                     soft_masks=soft_masks, device=device, overwrite=overwrite)
         console.print(f"[green]{num} pairs written to {path}[/green]")
         return
@@ -157,7 +158,8 @@ def build_dataset(
     style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
     style_steps: int = typer.Option(1000, help="optimisation steps for Gatys style transfer"),
     start_scale: int = typer.Option(0, help="start scale for sampling"),
-    variation: float = typer.Option(1.0, help="sampling variation at start scale 0 (1 = SinGAN; see generate)"),
+    variation: Optional[float] = typer.Option(None, help="sampling variation at start scale 0 (1 = SinGAN; "
+                                              "default: the preset's; see generate)"),
     seed: int = typer.Option(0, help="random seed"),
     workers: int = typer.Option(1, help="local worker processes"),
     threads: Optional[int] = typer.Option(None, help="torch threads per job (default: cores // workers; ray: 2)"),

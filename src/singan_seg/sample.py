@@ -62,13 +62,15 @@ def _output_size(model: SinGANSeg, height: int | None, width: int | None, scale_
 def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
            height: int | None = None, width: int | None = None, scale_h: float | None = None,
            scale_w: float | None = None, device: str = "auto", first_index: int = 0,
-           variation: float = 1.0) -> Samples:
+           variation: float | None = None) -> Samples:
     """Draw `num` new pairs from a model (or a model directory).
 
     Args:
         start_scale: 0 (coarsest; most varied) to num_scales - 1 (closest to the real layout).
         variation: 1 (SinGAN's sampler) down to 0: how far the layout may stray from the real one at start
             scale 0 (README, "Command line"): lower gives samples nearer the real image, with masks that fit better.
+            None: the model's own default (`config.sample_variation`, saved by its preset), or 1 where that
+            cannot apply (a start scale above 0, another output size, a pack without the reconstruction noise).
         seed: sample i is reproducible from (seed, first_index + i) alone.
         height, width / scale_h, scale_w: output size (default: the training size).
 
@@ -89,6 +91,8 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
         raise InputError("this model was shared without its reconstruction noise, so only start scale 0 is "
                          "possible (higher start scales replay the real image)")
     sh, sw = _output_size(model, height, width, scale_h, scale_w)
+    if variation is None:
+        variation = default_variation(model, start_scale, (sh, sw))
     _check_variation(model, variation, start_scale, (sh, sw))
     batch = model.generate(num, start_scale=start_scale, seed=seed, scale_h=sh, scale_w=sw, first_index=first_index,
                            variation=variation)
@@ -97,18 +101,32 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
                    first_index=first_index, variation=variation)
 
 
+def default_variation(model: SinGANSeg, start_scale: int = 0, scale: tuple[float, float] = (1.0, 1.0)) -> float:
+    """The variation a model samples with when none is given: its preset's `sample_variation` where it can apply
+    (start scale 0, the training size, the reconstruction noise at hand), else 1 (SinGAN's sampler)."""
+    wanted = model.config.sample_variation
+    if wanted < 1.0 and _variation_problem(model, start_scale, scale) is None:
+        return wanted
+    return 1.0
+
+
+def _variation_problem(model: SinGANSeg, start_scale: int, scale: tuple[float, float]) -> str | None:
+    """Why a variation below 1 cannot apply, or None."""
+    if start_scale > 0:
+        return "variation applies to start scale 0; a higher start scale already keeps the real layout"
+    if scale != (1.0, 1.0):
+        return "variation < 1 needs the training size (it leans on the reconstruction noise, which has that size)"
+    if model.rec_noise is None:
+        return "this model was shared without its reconstruction noise, so only variation 1 is possible"
+    return None
+
+
 def _check_variation(model: SinGANSeg, variation: float, start_scale: int, scale: tuple[float, float]) -> None:
     if not 0.0 <= variation <= 1.0:
         raise InputError(f"variation should be in [0, 1], got {variation}")
-    if variation == 1.0:
-        return
-    if start_scale > 0:
-        raise InputError("variation applies to start scale 0; a higher start scale already keeps the real layout")
-    if scale != (1.0, 1.0):
-        raise InputError("variation < 1 needs the training size (it leans on the reconstruction noise, which has "
-                         "that size)")
-    if model.rec_noise is None:
-        raise InputError("this model was shared without its reconstruction noise, so only variation 1 is possible")
+    problem = _variation_problem(model, start_scale, scale) if variation < 1.0 else None
+    if problem:
+        raise InputError(problem)
 
 
 def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", source_id: str = "",
@@ -139,7 +157,7 @@ def write_samples(samples: Samples, out_dir: str | Path, model_name: str = "", s
 def generate(model_dir: str | Path, out_dir: str | Path, num: int = 10, start_scale: int = 0, seed: int = 0,
              height: int | None = None, width: int | None = None, scale_h: float | None = None,
              scale_w: float | None = None, soft_masks: bool = False, device: str = "auto",
-             overwrite: bool = False, variation: float = 1.0) -> Path:
+             overwrite: bool = False, variation: float | None = None) -> Path:
     """Load a model directory, sample `num` pairs and write them as a samples directory."""
     model, meta, _ = load_model(model_dir, resolve_device(device))
     samples = sample(model, num=num, start_scale=start_scale, seed=seed, height=height, width=width,

@@ -287,8 +287,8 @@ def _check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
 
 
 def _check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:
-    saved = TrainConfig.from_dict(meta["config"]).to_dict()  # settings added since then take their defaults
-    different = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
+    saved = TrainConfig.from_dict(meta["config"]).training_dict()  # settings added since then take their defaults
+    different = {k: (saved.get(k), v) for k, v in cfg.training_dict().items() if saved.get(k) != v}
     if different:
         listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
         raise CheckpointError(f"cannot resume: the model was trained with other settings: {listed}", out_dir)

@@ -29,14 +29,15 @@ def generate_from_pack(pack: str | Path | OpenPack, out_dir: str | Path, ids: li
                        num: int = 10, start_scale: int = 0, seed: int = 0, height: int | None = None,
                        width: int | None = None, scale_h: float | None = None, scale_w: float | None = None,
                        soft_masks: bool = False, device: str = "auto", overwrite: bool = False,
-                       cache_dir: str | Path | None = None, variation: float = 1.0) -> list[Path]:
+                       cache_dir: str | Path | None = None, variation: float | None = None) -> list[Path]:
     """Sample `num` pairs from each selected generator of a pack into `out_dir/<id>/` samples directories.
 
     Args:
         pack: a pack path or URL (see `open_pack`), or an already opened pack.
         ids: generator ids (default: all in the pack).
-        num, start_scale, seed, height, width, scale_h, scale_w, variation: as in `sample`; the same seed gives the same
-            pairs as sampling the original model directory.
+        num, start_scale, seed, height, width, scale_h, scale_w, variation: as in `sample`; the same seed and
+            variation give the same pairs as sampling the original model directory. A pack without the
+            reconstruction noise samples with variation 1 when none is given (its models' own default needs it).
         cache_dir: download cache (default `$SINGAN_SEG_CACHE` or the user cache folder).
 
     Example:

@@ -23,7 +23,8 @@ class DatasetSettings:
     iters_per_scale: int | None = None  # overrides the preset's (for quick runs)
     per_image: int = 10  # samples per real pair (the paper: 10)
     start_scale: int = 0
-    variation: float = 1.0  # sampling at start scale 0: 1 = SinGAN, lower = layouts nearer the real one
+    variation: float | None = None  # sampling at start scale 0: 1 = SinGAN, lower = layouts nearer the real one;
+    # None: the preset's sample_variation (1 with a start scale above 0), resolved when the settings are made
     seed: int = 0
     style: str = "none"  # none, 1:1 or 1:1000 (Gatys, the paper's ratios) or fast
     style_steps: int = 1000
@@ -34,7 +35,7 @@ class DatasetSettings:
         if self.method not in METHOD_CHOICES:
             raise InputError(f"unknown method {self.method!r}; choose one of {list(METHOD_CHOICES)}")
         if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0
-                                         or self.variation != 1.0 or self.train_settings):
+                                         or self.variation is not None or self.train_settings):
             raise InputError("--iters, --set, --start-scale and --variation are SinGAN settings; --method patchnn "
                              "trains nothing")
         if self.per_image < 1:
@@ -43,10 +44,14 @@ class DatasetSettings:
             raise InputError(f"unknown style {self.style!r}; choose one of {list(STYLE_CHOICES)}")
         if self.start_scale < 0:
             raise InputError(f"start_scale should be >= 0, got {self.start_scale}")
-        if not 0.0 <= self.variation <= 1.0 or (self.variation < 1.0 and self.start_scale > 0):
+        if self.variation is not None and (not 0.0 <= self.variation <= 1.0
+                                           or (self.variation < 1.0 and self.start_scale > 0)):
             raise InputError(f"variation should be in [0, 1], and 1 with a start scale above 0; got {self.variation}")
         # validate the preset / engine settings now, not in a worker an hour later
         self.patchnn_config() if self.method == "patchnn" else self.train_config()
+        if self.variation is None:  # the value the models will use, so dataset.json and re-runs compare it
+            own = 1.0 if self.method == "patchnn" or self.start_scale > 0 else self.train_config().sample_variation
+            object.__setattr__(self, "variation", own)
 
     def train_config(self) -> TrainConfig:
         return get_preset(self.preset, self.train_settings.split(","), max_size=self.max_size,
