@@ -79,7 +79,7 @@ def test_fast_trains_every_pyramid_depth_with_the_250px_counts():
 
 def test_sampling_defaults_are_not_training_settings():
     fast = ss.get_preset("fast")
-    assert fast.sample_variation == 0.7 and ss.get_preset("paper").sample_variation == 1.0
+    assert fast.sample_variation == 0.65 and ss.get_preset("paper").sample_variation == 1.0
     assert "sample_variation" not in fast.training_dict()
     assert fast.replace(sample_variation=1.0).training_dict() == fast.training_dict()
     with pytest.raises(ss.InputError, match="sample_variation should be in"):

@@ -81,7 +81,7 @@ def generate(
     start_scale: int = typer.Option(0, help="0 = coarsest (most varied); higher keeps the real layout"),
     variation: Optional[float] = typer.Option(None, help="1 (SinGAN) down to 0: how far the layout may stray "
                                               "from the real one at start scale 0; lower = nearer the real image "
-                                              "(default: the model's own, fast 0.7; 1 where it cannot apply)"),
+                                              "(default: the model's own, fast 0.65; 1 where it cannot apply)"),
     seed: int = typer.Option(0, help="random seed; sample i depends only on (seed, i)"),
     height: Optional[int] = typer.Option(None, help="output height in px"),
     width: Optional[int] = typer.Option(None, help="output width in px"),
