@@ -43,7 +43,8 @@ def launch(preset: str, core: int, args: argparse.Namespace, out: Path) -> subpr
     if args.max_size:
         command += ["--max-size", str(args.max_size)]
     env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {core}))
 
 
 def main() -> int:

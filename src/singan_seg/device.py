@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+
 import torch
 
 from .errors import InputError
@@ -25,9 +28,6 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
 
 def machine_info(device: torch.device) -> dict:
     """What a result was measured on; stored with checkpoints and benchmark results."""
-    import os
-    import platform
-
     info = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "cpu": _cpu_model(), "platform": platform.platform(),
             "python": platform.python_version()}
@@ -38,8 +38,6 @@ def machine_info(device: torch.device) -> dict:
 
 def _cpu_model() -> str:
     """The CPU's model name (Linux), e.g. 'AMD EPYC': run-to-run speed differs most between CPU models."""
-    import platform
-
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:

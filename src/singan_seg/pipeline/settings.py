@@ -48,9 +48,9 @@ class DatasetSettings:
                                            or (self.variation < 1.0 and self.start_scale > 0)):
             raise InputError(f"variation should be in [0, 1], and 1 with a start scale above 0; got {self.variation}")
         # validate the preset / engine settings now, not in a worker an hour later
-        self.patchnn_config() if self.method == "patchnn" else self.train_config()
+        config = self.patchnn_config() if self.method == "patchnn" else self.train_config()
         if self.variation is None:  # the value the models will use, so dataset.json and re-runs compare it
-            own = 1.0 if self.method == "patchnn" or self.start_scale > 0 else self.train_config().sample_variation
+            own = 1.0 if self.method == "patchnn" or self.start_scale > 0 else config.sample_variation
             object.__setattr__(self, "variation", own)
 
     def train_config(self) -> TrainConfig:
