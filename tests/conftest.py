@@ -20,6 +20,25 @@ SMALL = ss.TrainConfig(max_size=48, min_size=14, scale_factor=0.7, base_channels
                        iters_per_scale=120, d_steps=1, g_steps=1, norm="instance")
 
 
+def run_cli(*args, capsys) -> tuple[int, str]:
+    """Run `singan-seg ARGS` in this process (no interpreter start-up): (exit code, what it printed to stderr).
+    For bad-input tests: an error must be one line, naming the file or option, with a non-zero exit."""
+    import sys
+
+    from singan_seg.cli import main
+
+    argv = sys.argv
+    sys.argv = ["singan-seg", *map(str, args)]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+    return code, capsys.readouterr().err
+
+
 @pytest.fixture(autouse=True)
 def _fixed_threads():
     # A fixed count keeps float reductions (and so bit-identity checks) stable; never more threads than cores

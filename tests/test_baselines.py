@@ -108,6 +108,7 @@ def test_sample_i_depends_only_on_seed_and_i(arch, phantoms):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.slow
 def test_a_few_steps_lower_the_discriminator_losses(arch, phantoms):
     """On a fixed batch of 4 phantoms D learns to tell real from fake: its loss falls (seeded, so repeatable; the
     mean of the last 8 of 24 steps against the first 8).
@@ -126,6 +127,7 @@ def test_a_few_steps_lower_the_discriminator_losses(arch, phantoms):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.slow
 def test_resume_after_interruption_equals_uninterrupted_run(arch, phantoms, tmp_path):
     data = data_for(arch, phantoms)
     train_baseline(data, tiny_config(arch), tmp_path / "full", steps=5, device="cpu", progress=False)
@@ -191,6 +193,7 @@ def test_fastgan_colour_augmentation_leaves_the_mask_channel_alone():
     assert ((shifted == 0).all(dim=1)).float().mean() > 0.2  # cut-out and padded areas are zero in every channel
 
 
+@pytest.mark.slow
 def test_cli_train_then_generate(pair_dirs, tmp_path):
     result = cli("baseline", "train", "--arch", "dcgan", "--images", pair_dirs / "images", "--masks",
                  pair_dirs / "masks", "--out", tmp_path / "m", "--resolution", "16", "--width", "4", "--steps", "3",
@@ -238,6 +241,7 @@ def test_a_minutes_budget_stops_once_the_training_time_is_spent(phantoms, tmp_pa
     assert training["complete"] and training["budget"] == {"steps": None, "minutes": 0.01, "clock": "wall"}
 
 
+@pytest.mark.slow
 def test_a_cpu_clock_budget_ignores_time_spent_waiting(phantoms, tmp_path, monkeypatch):
     # A step that also waits 100 ms (as if other processes held the CPU): the wall clock counts the wait, the CPU
     # clock does not, so the same budget buys more steps on the CPU clock. One thread, so that CPU time is not

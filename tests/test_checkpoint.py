@@ -64,6 +64,7 @@ def test_weights_hold_only_tensors_not_code(tiny_model_dir):
     assert "rec_noise" in keys and any(k.startswith("generators.0.") for k in keys)
 
 
+@pytest.mark.slow
 def test_existing_model_is_not_overwritten_silently(tmp_path, phantom, tiny_model_dir):
     model = copy(tiny_model_dir, tmp_path)
     before = (model / "weights.safetensors").read_bytes()

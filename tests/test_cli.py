@@ -28,6 +28,7 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_train_then_generate(tmp_path, phantom_files):
     image, mask = phantom_files
     result = cli("train", "--image", image, "--mask", mask, "--out", tmp_path / "m", "--preset", "tiny",
@@ -50,6 +51,7 @@ def test_train_then_generate(tmp_path, phantom_files):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "mismatch", "empty", "small"])
+@pytest.mark.slow
 def test_bad_training_input(tmp_path, phantom_files, case):
     image, mask = phantom_files
     if case == "missing":
@@ -77,6 +79,7 @@ def test_bad_training_input(tmp_path, phantom_files, case):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_generate_refuses_bad_values(tmp_path, tiny_model_dir):
     assert_one_line_error(cli("generate", tiny_model_dir, "--out", tmp_path / "s", "--num", "0"),
                           "num should be at least 1")
@@ -90,6 +93,7 @@ def test_generate_refuses_bad_values(tmp_path, tiny_model_dir):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_bad_setting_is_refused(tmp_path, phantom_files):
     result = cli("train", "--image", phantom_files[0], "--mask", phantom_files[1], "--out", tmp_path / "m",
                  "--set", "gp_evry=2")
@@ -97,12 +101,14 @@ def test_bad_setting_is_refused(tmp_path, phantom_files):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_unknown_preset_suggests(tmp_path, phantom_files):
     result = cli("train", "--image", phantom_files[0], "--mask", phantom_files[1], "--out", tmp_path / "m",
                  "--preset", "fats")
     assert_one_line_error(result, "unknown preset 'fats' (did you mean 'fast'?)")
 
 
+@pytest.mark.slow
 def test_demo_writes_contact_sheet(tmp_path):
     result = cli("demo", "--out", tmp_path / "demo", "--preset", "tiny", "--num", "3", "--device", "cpu")
     assert result.returncode == 0, result.stderr

@@ -29,10 +29,8 @@ def test_lazy_penalty_weights():
     assert all(ss.get_preset("paper").penalty_weight(step) == pytest.approx(0.1) for step in range(5))
 
 
-def test_iterations_taper_linearly_or_geometrically_to_the_finest_fraction():
-    linear = ss.get_preset("paper", iters_per_scale=1000, finest_iters_fraction=0.1)
-    geometric = linear.replace(iters_taper="geometric")
-    assert [linear.iters_at(n, 5) for n in range(5)] == [1000, 775, 550, 325, 100]
+def test_iterations_taper_geometrically_to_the_finest_fraction():
+    geometric = ss.get_preset("paper", iters_per_scale=1000, finest_iters_fraction=0.1)
     assert [geometric.iters_at(n, 5) for n in range(5)] == [1000, 562, 316, 178, 100]  # x 0.1 ** (1/4) per scale
     assert ss.get_preset("paper").iters_at(8, 9) == 2000  # SinGAN: the same at every scale
     with pytest.raises(ss.InputError, match="iters_taper should be"):
@@ -84,3 +82,19 @@ def test_sampling_defaults_are_not_training_settings():
     assert fast.replace(sample_variation=1.0).training_dict() == fast.training_dict()
     with pytest.raises(ss.InputError, match="sample_variation should be in"):
         ss.get_preset("fast", ["sample_variation=1.5"])
+
+
+def test_configs_saved_with_retired_no_op_settings_still_load_and_others_are_refused():
+    """0.11 wrote concurrent_*, iters_taper='linear' and critic_norm into every config.json; the values that made
+    them no-ops load as the same config, and a model that really used them is refused with a clear reason."""
+    saved_paper = ss.get_preset("paper").to_dict() | {"concurrent_scales": 1, "concurrent_lr_scale": 0.1,
+                                                      "concurrent_every": 1, "iters_taper": "linear"}
+    assert ss.TrainConfig.from_dict(saved_paper) == ss.get_preset("paper")
+    saved_fast = ss.get_preset("fast").to_dict() | {"critic_norm": "instance"}  # equal to norm: as "same"
+    assert ss.TrainConfig.from_dict(saved_fast) == ss.get_preset("fast", ["critic_norm=same"])
+    for retired in ({"concurrent_scales": 2}, {"concurrent_every": 3},
+                    {"iters_taper": "linear", "finest_iters_fraction": 0.5}, {"critic_norm": "batch"}):
+        with pytest.raises(ss.InputError, match="removed in 0.12"):
+            ss.TrainConfig.from_dict(saved_fast | retired)
+    with pytest.raises(ss.InputError, match="unknown training settings"):
+        ss.get_preset("fast", ["concurrent_scales=2"])

@@ -3,9 +3,11 @@
 import pytest
 
 import singan_seg as ss
-from singan_seg.estimate import measure_training_cost
+from singan_seg.training import estimate
+from singan_seg.training.estimate import measure_training_cost
 
 
+@pytest.mark.slow
 def test_projection_is_iterations_times_cost_plus_setup(phantom):
     cfg = ss.get_preset("tiny", iters_per_scale=40, finest_iters_fraction=0.5, gp_every=2)
     cost = measure_training_cost(phantom, cfg, timed=3)
@@ -17,11 +19,10 @@ def test_projection_is_iterations_times_cost_plus_setup(phantom):
     assert cost.seconds == pytest.approx(expected)
 
 
-def test_timed_runs_are_whole_cycles_of_the_penalty_and_the_lower_scales_updates(phantom, monkeypatch):
-    """Iterations differ in cost with the lazy penalty (every gp_every-th critic update) and with
-    concurrent_every (the lower scale's backward pass on every k-th): the timed difference must span whole
-    cycles of both, or the projection over- or under-counts them."""
-    import singan_seg.estimate as estimate
+@pytest.mark.slow
+def test_timed_runs_are_whole_cycles_of_the_lazy_penalty(phantom, monkeypatch):
+    """Iterations differ in cost with the lazy penalty (on every gp_every-th critic update): the timed difference
+    must span whole cycles of it, or the projection over- or under-counts the penalty."""
     lengths = []
     real_train_scale = estimate.train_scale
 
@@ -30,6 +31,6 @@ def test_timed_runs_are_whole_cycles_of_the_penalty_and_the_lower_scales_updates
         return real_train_scale(n, model, reals, cfg, *args, **kwargs)
 
     monkeypatch.setattr(estimate, "train_scale", recording)
-    cfg = ss.get_preset("tiny", gp_every=2, concurrent_scales=2, concurrent_every=3)
+    cfg = ss.get_preset("tiny", gp_every=3)
     measure_training_cost(phantom, cfg, timed=4)
-    assert lengths[:3] == [1, 6, 12]  # warm-up, one lcm(2, 3) cycle, one cycle + 4 rounded up to whole cycles
+    assert lengths[:3] == [1, 3, 9]  # warm-up, one cycle of 3, one cycle + 4 rounded up to whole cycles (6)

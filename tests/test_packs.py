@@ -17,7 +17,7 @@ import singan_seg as ss
 from singan_seg.cli import app
 from singan_seg.download import cache_key as _key
 from singan_seg.packs import create_pack, generate_from_pack, load_pack_model, open_pack, pack_info, verify_pack
-from singan_seg.train import build_reals
+from singan_seg.data.tensors import build_reals
 
 # ----------------------------------------------------------------------------------------------------------
 # Fixtures: three tiny models, a pack of them, a loopback server that honours Range requests

@@ -88,11 +88,11 @@ def test_window_finds_the_true_patch_near_the_guess():
     truth = torch.randperm(kh * kw, generator=gen)[:50]
     q = k[truth] + 0.01 * torch.randn(50, k.shape[1], generator=gen)
     true_yx = torch.stack([truth // kw, truth % kw], 1)
-    guess = (true_yx + torch.randint(-2, 3, true_yx.shape, generator=gen)).clamp(0, kh - 1)
+    guess = true_yx + torch.randint(-2, 3, true_yx.shape, generator=gen)
+    guess = torch.stack([guess[:, 0].clamp(0, kh - 1), guess[:, 1].clamp(0, kw - 1)], 1)  # a guess is on the grid
     found = _nn_window(q, keys_img, guess, p, radius=2, alpha=1e3, chunk_elements=5000)  # large alpha: plain NN
-    near_border = (true_yx[:, 0] < 2) | (true_yx[:, 0] > kh - 3) | (true_yx[:, 1] < 2) | (true_yx[:, 1] > kw - 3)
-    assert torch.equal(found[~near_border], truth[~near_border])
-    assert torch.equal(found, _nn_exact(q, k, 1e3, 10_000)) or near_border.any()
+    assert torch.equal(_nn_exact(q, k, 1e3, 10_000), truth)  # the noise is small: the true patch is the nearest
+    assert torch.equal(found, truth)  # every guess is within 2 of the truth, so its window holds the true patch
 
 
 @pytest.mark.parametrize("kwargs, fragment", [({"patch_size": 4}, "patch_size should be an odd number"),
@@ -111,6 +111,7 @@ def test_bad_calls(pair):
         generate_patchnn(pair, num=1, config=PatchNNConfig(max_size=7, coarsest=7))
 
 
+@pytest.mark.slow
 def test_cli_round_trip_and_errors(tmp_path):
     pair = red_blobs(seed=1)
     image, mask = tmp_path / "blobs.png", tmp_path / "blobs_mask.png"

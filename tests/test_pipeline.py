@@ -1,7 +1,6 @@
 """Whole-dataset builds: folds, resume after SIGKILL, failures, fold-safe export, backends."""
 
 import csv
-import importlib
 import json
 import os
 import signal
@@ -45,6 +44,7 @@ def build(dataset, out, **kw):
                          settings=kw.pop("settings", SETTINGS), progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_build_keeps_folds_and_is_resumable(tmp_path, dataset):
     result = build(dataset, tmp_path / "syn")
     assert result.ok and sorted(result.done) == ["p0", "p1", "p2", "p3"]
@@ -61,6 +61,7 @@ def test_build_keeps_folds_and_is_resumable(tmp_path, dataset):
     assert (tmp_path / "syn" / "manifest.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_export_excluding_a_fold_leaks_nothing(tmp_path, dataset):
     build(dataset, tmp_path / "syn")
     count = export_training_set(tmp_path / "syn", tmp_path / "train_for_fold0", exclude_fold=0)
@@ -78,6 +79,7 @@ def test_export_excluding_a_fold_leaks_nothing(tmp_path, dataset):
     assert not (tmp_path / "fake3").exists()
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
     def command(out):
         return [sys.executable, "-m", "singan_seg.cli", "build-dataset", "--images", str(dataset / "images"),
@@ -99,8 +101,10 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
     assert (tmp_path / "killed" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_failing_pair_does_not_stop_the_others(tmp_path, dataset, monkeypatch):
-    train_module = importlib.import_module("singan_seg.train")  # the module, not the function ss.train
+    import singan_seg.training as train_module  # where the pipeline's job looks `train` up
+
     real_train = train_module.train
 
     def flaky(image, mask, **kw):
@@ -118,12 +122,14 @@ def test_a_failing_pair_does_not_stop_the_others(tmp_path, dataset, monkeypatch)
     assert build(dataset, tmp_path / "syn").done == ["p2"]  # the re-run finishes it
 
 
+@pytest.mark.slow
 def test_other_settings_are_refused(tmp_path, dataset):
     build(dataset, tmp_path / "syn", limit=1)
     with pytest.raises(ss.OutputExistsError, match="per_image 2 .saved. vs 3"):
         build(dataset, tmp_path / "syn", limit=1, settings=DatasetSettings(preset="tiny", per_image=3, seed=1))
 
 
+@pytest.mark.slow
 def test_sampling_variation_is_used_recorded_and_checked(tmp_path, dataset):
     narrow = DatasetSettings(preset="tiny", per_image=2, seed=1, variation=0.5)
     build(dataset, tmp_path / "syn", limit=1, settings=narrow)
@@ -156,6 +162,7 @@ def test_training_settings_are_kept_and_checked(tmp_path, dataset):
         DatasetSettings(preset="tiny", train_settings="gp_evry=2")
 
 
+@pytest.mark.slow
 def test_a_second_build_on_the_same_folder_is_refused(tmp_path, dataset):
     out = tmp_path / "syn"
     out.mkdir()
@@ -206,12 +213,14 @@ def test_dry_run_measures_cost_and_writes_nothing(tmp_path, dataset):
     assert not (tmp_path / "syn").exists()
 
 
+@pytest.mark.slow
 def test_local_workers_match_in_process(tmp_path, dataset):
     build(dataset, tmp_path / "one", limit=2, threads=1)  # same threads per job: bit-identical weights
     build(dataset, tmp_path / "two", limit=2, workers=2, threads=1)
     assert (tmp_path / "one" / "manifest.csv").read_bytes() == (tmp_path / "two" / "manifest.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_ray_backend_matches_local(tmp_path, dataset):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'singan-seg[ray]')")
     build(dataset, tmp_path / "local", limit=2, threads=1)
@@ -223,10 +232,12 @@ def test_ray_backend_matches_local(tmp_path, dataset):
     assert (tmp_path / "local" / "manifest.csv").read_bytes() == (tmp_path / "ray" / "manifest.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_disk_full_while_writing_leaves_nothing_counted_as_done(tmp_path, dataset, monkeypatch):
     import errno
 
-    sample_module = importlib.import_module("singan_seg.sample")
+    import singan_seg.sampling as sample_module
+
     real_write = sample_module.write_pair_files
     calls = {"n": 0}
 
@@ -248,6 +259,7 @@ def test_disk_full_while_writing_leaves_nothing_counted_as_done(tmp_path, datase
     assert {r["source_id"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"p0", "p1"}
 
 
+@pytest.mark.slow
 def test_style_step_keeps_masks(tmp_path, dataset):
     styled = DatasetSettings(preset="tiny", per_image=2, seed=1, style="fast")
     assert build(dataset, tmp_path / "syn", limit=1, settings=styled).ok

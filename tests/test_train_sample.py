@@ -1,7 +1,6 @@
 """Training and sampling end to end: shapes, value ranges, mask alignment, determinism, resume."""
 
 import dataclasses
-import importlib
 import json
 
 import numpy as np
@@ -10,11 +9,10 @@ import torch
 
 import singan_seg as ss
 from singan_seg.model import load_model
-from singan_seg.progress import TrainProgress
-from singan_seg.scale_checkpoint import STATE_FILE, TENSORS_FILE
-from singan_seg.train import build_reals
-
-train_module = importlib.import_module("singan_seg.train")  # the package's `train` is the function
+from singan_seg.data.tensors import build_reals
+from singan_seg.training import loop as train_loop
+from singan_seg.training.progress import TrainProgress
+from singan_seg.training.resume import STATE_FILE, TENSORS_FILE
 
 
 def weights_of(model):
@@ -127,6 +125,7 @@ def test_other_output_sizes(small_model):
         ss.sample(small_model, num=1, height=h, scale_w=2.0)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(phantom):
     cfg = ss.get_preset("tiny")
     a = ss.train(phantom, config=cfg, device="cpu", progress=False)
@@ -137,9 +136,9 @@ def test_training_is_deterministic_for_a_seed(phantom):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
-@pytest.mark.parametrize("concurrent", [1, 2])
-def test_resume_equals_uninterrupted(tmp_path, phantom, concurrent):
-    cfg = ss.get_preset("tiny", concurrent_scales=concurrent)
+@pytest.mark.slow
+def test_resume_equals_uninterrupted(tmp_path, phantom):
+    cfg = ss.get_preset("tiny")
     full = ss.train(phantom, out_dir=tmp_path / "full", config=cfg, device="cpu", progress=False)
     part = tmp_path / "part"
     ss.train(phantom, out_dir=part, config=cfg, device="cpu", progress=False, stop_after_scale=1)
@@ -170,10 +169,11 @@ def _interrupt_at(monkeypatch, where):
 
 
 # (scale 0, iteration 27): after the lr decay (iteration 24 of 30), in a directory with no finished scale yet;
-# (scale 1, iteration 17): before it, so the resumed run must still apply the decay; two scales train together.
-@pytest.mark.parametrize("concurrent,where", [(1, (0, 27)), (2, (1, 17))])
-def test_resume_mid_scale_equals_uninterrupted(tmp_path, phantom, monkeypatch, concurrent, where):
-    cfg = ss.get_preset("tiny", concurrent_scales=concurrent, gp_every=2)
+# (scale 1, iteration 17): before it, so the resumed run must still apply the decay.
+@pytest.mark.parametrize("where", [(0, 27), (1, 17)])
+@pytest.mark.slow
+def test_resume_mid_scale_equals_uninterrupted(tmp_path, phantom, monkeypatch, where):
+    cfg = ss.get_preset("tiny", gp_every=2)
     full = ss.train(phantom, config=cfg, device="cpu", progress=False)
     part = tmp_path / "part"
     calls = _interrupt_at(monkeypatch, where)
@@ -191,6 +191,7 @@ def test_resume_mid_scale_equals_uninterrupted(tmp_path, phantom, monkeypatch, c
     assert not (part / STATE_FILE).exists() and not (part / TENSORS_FILE).exists()  # folded into the model
 
 
+@pytest.mark.slow
 def test_a_damaged_mid_scale_state_is_refused_and_a_leftover_ignored(tmp_path, phantom, monkeypatch):
     cfg = ss.get_preset("tiny")
     part = tmp_path / "part"
@@ -219,62 +220,19 @@ def _scale_weights(model, scale):
     return {k[len(prefix):]: v for k, v in weights_of(model).items() if k.startswith(prefix)}
 
 
-@pytest.mark.parametrize("concurrent", [1, 2, 3])
-def test_concurrent_scales_fine_tune_only_the_scales_just_below(tmp_path, phantom, concurrent):
-    """Training scale n with concurrent_scales=k updates generators n-k+1 .. n-1 too (ConSinGAN), at a reduced
-    rate, and leaves the ones below them exactly as they were; k=1 is SinGAN: every finished scale stays fixed."""
-    cfg = ss.get_preset("tiny", concurrent_scales=concurrent)
+def test_training_a_scale_leaves_the_finished_scales_exactly_as_they_were(tmp_path, phantom):
+    """SinGAN trains one scale at a time: scale n changes no weight or noise amplitude of the scales below."""
+    cfg = ss.get_preset("tiny")
     out = tmp_path / "model"
     ss.train(phantom, out_dir=out, config=cfg, device="cpu", progress=False, stop_after_scale=1)
     before = load_model(out, "cpu", require_complete=False)[0]
     after = ss.train(phantom, out_dir=out, config=cfg, device="cpu", progress=False, resume=True,
                      stop_after_scale=2)
+    assert after.trained_scales == 3
     for scale in (0, 1):
         old, new = _scale_weights(before, scale), _scale_weights(after, scale)
-        moved = not all(torch.equal(old[k], new[k]) for k in old)
-        assert moved == (scale >= 2 - concurrent + 1), (scale, concurrent)
-    assert before.noise_amps == after.noise_amps[:2]  # the amplitudes of finished scales are kept
-
-    if concurrent > 1:  # lr x concurrent_lr_scale: the scale below moves less than the new one from its start
-        start = _scale_weights(before, 1)  # scale 2 starts from scale 1's weights (same width in `tiny`)
-
-        def distance(a, b):
-            return sum(float((a[k].float() - b[k].float()).norm()) for k in a if a[k].is_floating_point())
-
-        lower, newest = distance(start, _scale_weights(after, 1)), distance(start, _scale_weights(after, 2))
-        assert 0 < lower < 0.5 * newest, (lower, newest)
-
-
-@pytest.mark.parametrize("every", [1, 4])
-def test_concurrent_every_gives_the_lower_scale_gradients_on_every_kth_iteration(phantom, monkeypatch, every):
-    """With concurrent_scales=2 and concurrent_every=k, the scale below the newest is backpropagated through on
-    iterations 0, k, 2k, ... only (its backward passes are what concurrent training costs); the newest on all."""
-    cfg = ss.get_preset("tiny", concurrent_scales=2, concurrent_every=every, iters_per_scale=10, g_steps=1)
-    grads = {"lower": 0, "newest": 0}
-    real_chain = train_module._trained_chain
-
-    def counting_chain(n, *args, **kwargs):
-        first, chain = real_chain(n, *args, **kwargs)
-        if n == 2:  # count the gradients reaching each trained generator's first weight at the last scale
-            for name, g in (("lower", chain[0]), ("newest", chain[-1])):
-                next(g.parameters()).register_hook(lambda grad, name=name: grads.__setitem__(name, grads[name] + 1))
-        return first, chain
-
-    monkeypatch.setattr(train_module, "_trained_chain", counting_chain)
-    ss.train(phantom, config=cfg, device="cpu", progress=False, stop_after_scale=2)
-    iters = cfg.iters_per_scale  # `tiny` trains every scale for as many iterations
-    assert grads == {"lower": -(-iters // every), "newest": iters}, (grads, iters)
-
-
-def test_keeping_the_frozen_lower_scales_reconstruction_changes_nothing(phantom, monkeypatch):
-    """Between the lower scale's updates its reconstruction is reused instead of recomputed: bit-identical."""
-    cfg = ss.get_preset("tiny", norm="instance", concurrent_scales=2, concurrent_every=3)
-    models = []
-    for keep in (True, False):
-        monkeypatch.setattr(train_module, "KEEP_LOWER_RECONSTRUCTION", keep)
-        models.append(ss.train(phantom, config=cfg, device="cpu", progress=False))
-    kept, recomputed = (weights_of(m) for m in models)
-    assert kept.keys() == recomputed.keys() and all(torch.equal(kept[k], recomputed[k]) for k in kept)
+        assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old), scale
+    assert before.noise_amps == after.noise_amps[:2]
 
 
 def test_resume_refuses_other_settings(tmp_path, phantom):
@@ -305,13 +263,13 @@ def test_resume_accepts_a_checkpoint_saved_before_a_setting_existed(tmp_path, ph
 
 def test_lazy_penalty_applies_on_every_kth_critic_update_at_k_times_the_weight(phantom, monkeypatch):
     calls = []
-    real_penalty = train_module.gradient_penalty
+    real_penalty = train_loop.gradient_penalty
 
     def counting(critic, real, fake, weight, generator):
         calls.append(weight)
         return real_penalty(critic, real, fake, weight, generator)
 
-    monkeypatch.setattr(train_module, "gradient_penalty", counting)
+    monkeypatch.setattr(train_loop, "gradient_penalty", counting)
     cfg = ss.get_preset("tiny", iters_per_scale=10, d_steps=2, gp_every=3)
     model = ss.train(phantom, config=cfg, device="cpu", progress=False)
     per_scale = len(range(0, 10 * 2, 3))  # critic updates 0, 3, ..., 18 of each scale's 20
@@ -322,6 +280,7 @@ def test_lazy_penalty_applies_on_every_kth_critic_update_at_k_times_the_weight(p
     assert len(calls) == 20 * model.num_scales and calls == pytest.approx([cfg.gp_weight] * len(calls))
 
 
+@pytest.mark.slow
 def test_the_finest_scale_takes_its_own_noise_factor(phantom):
     cfg = ss.get_preset("tiny", noise_amp_init=0.1)
     plain = ss.train(phantom, config=cfg, device="cpu", progress=False)

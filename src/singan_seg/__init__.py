@@ -1,25 +1,31 @@
 """singan-seg: synthetic image/mask pairs from single-image GANs (SinGAN-Seg), with evaluation.
 
-Public API (see README):
+Public API (the README's "Python API" shows each in use):
     train(image, mask, out_dir=..., preset="fast")  -> SinGANSeg
+    train_many(pairs, out_dirs, batch_models=8)      -> ManyResult (K generators trained at once)
     load(model_dir)                                  -> SinGANSeg
     sample(model_or_dir, num=10, seed=0)             -> Samples (uint8 images, bool masks)
     generate(model_dir, out_dir, num=10)             -> samples directory on disk
     generate_patchnn(image, mask, num=10, seed=0)    -> Samples, training-free (patch nearest neighbours)
     transfer_style(images, real_image, method=...)   -> styled uint8 images (masks untouched)
     style_samples_dir(samples_dir, real_image, out)  -> styled samples directory on disk
+    build_dataset(images, masks, out, folds=...)     -> BuildResult (a generator and samples per real pair)
+    evaluate_samples(samples_dir, real)              -> Evaluation (SIFID, FID, masks, privacy)
+    create_pack(model_dirs, out)                     -> a shareable generator pack
 """
 
-__version__ = "0.11.0"
+from importlib import import_module
+
+__version__ = "0.12.0"
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
 from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
 from .model import SinGANSeg, compute_pyramid  # noqa: E402
-from .sample import Samples, generate, sample, write_samples  # noqa: E402
+from .sampling import Samples, generate, sample, write_samples  # noqa: E402
 from .style import style_samples_dir, transfer_style  # noqa: E402
-from .train import train  # noqa: E402
+from .training import ManyResult, train, train_many  # noqa: E402
 
 
 def load(model_dir, device: str = "auto") -> SinGANSeg:
@@ -30,7 +36,20 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
     return load_model(model_dir, resolve_device(device))[0]
 
 
+# Loaded on first use: evaluation and packs pull in heavier libraries (scipy, scikit-image, archives).
+_LAZY = {"build_dataset": "pipeline", "BuildResult": "pipeline", "DatasetSettings": "pipeline",
+         "evaluate_samples": "evaluate", "Evaluation": "evaluate", "write_report": "evaluate",
+         "create_pack": "packs", "generate_from_pack": "packs", "load_pack_model": "packs"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
            "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
-           "transfer_style", "train", "load", "PatchNNConfig", "generate_patchnn"]
+           "transfer_style", "train", "train_many", "ManyResult", "load", "PatchNNConfig", "generate_patchnn",
+           *sorted(_LAZY)]

@@ -13,8 +13,8 @@ from .config import get_preset
 from .data.phantom import make_phantom
 from .data.samples_dir import save_png
 from .preview import save_contact_sheet
-from .sample import sample, write_samples
-from .train import train
+from .sampling import sample, write_samples
+from .training import train
 
 
 @dataclass

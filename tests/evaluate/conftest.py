@@ -10,7 +10,7 @@ import pytest
 import singan_seg as ss
 from singan_seg.data.samples_dir import mask_to_png_array, save_png
 from singan_seg.evaluate import get_extractor
-from singan_seg.sample import Samples
+from singan_seg.sampling import Samples
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,7 @@ def _crops(n=4, size=150):
     return [image[(17 * i) % 150:(17 * i) % 150 + size, 55 * i:55 * i + size] for i in range(n)]
 
 
+@pytest.mark.slow
 def test_fid_on_inception_features_behaves(extractor):
     """Identical sets ~0; FID rises with blur and with noise strength; low-rank form = reference formula."""
     crops = _crops()

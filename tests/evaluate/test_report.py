@@ -41,7 +41,8 @@ def test_report_sections_and_json(report):
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    browsers = ("chromium", "chromium-browser", "google-chrome")
+    browser = next((shutil.which(b) for b in browsers if shutil.which(b)), None)
     if browser is None:
         pytest.skip("no chromium/google-chrome on PATH: cannot screenshot the report (benchmarks/render_report.py)")
     shot = tmp_path / "shot.png"

@@ -3,7 +3,8 @@
 Pairs are matched by file stem (`data.dataset.find_pairs`), read and validated like every other input
 (`data.pairs.load_pair`), then resized to a square `resolution` x `resolution` (the multi-image GANs of the paper
 work on square images; Kvasir-SEG's aspect ratios are squashed, as its published baselines did). The tensor
-conventions are SinGAN-Seg's (`train.pair_to_tensor`): RGB in [-1, 1], mask channel -1 (background) / +1 (object).
+conventions are SinGAN-Seg's (`data.tensors.pair_to_tensor`): RGB in [-1, 1], mask channel -1 (background) / +1
+(object).
 
 The images are kept in memory as uint8 (1000 Kvasir pairs at 128 px: 65 MB) and turned into float batches on demand.
 Selection for the small-data study: explicit `ids`, a `folds` file with the `fold` to keep, and/or the first
@@ -23,8 +24,8 @@ import torch.nn.functional as F
 from ..data.dataset import find_pairs, read_folds
 from ..data.pairs import load_pair
 from ..errors import InputError
-from ..model.singan import seeded_generator
-from ..train import pair_to_tensor
+from ..data.tensors import pair_to_tensor
+from ..rng import seeded_generator
 
 
 @dataclass
@@ -130,7 +131,7 @@ class BatchOrder:
     def __init__(self, num_pairs: int, batch_size: int, seed: int):
         self.n, self.batch_size, self.seed = num_pairs, batch_size, seed
 
-    @lru_cache(maxsize=4)
+    @lru_cache(maxsize=4)  # noqa: B019 (a set lives as long as its training run; 4 small index tensors)
     def _epoch(self, epoch: int) -> torch.Tensor:
         return torch.randperm(self.n, generator=seeded_generator(self.seed, 2, epoch))
 

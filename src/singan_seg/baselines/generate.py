@@ -19,8 +19,8 @@ from ..data.samples_dir import write_manifest, write_pair_files
 from ..device import resolve_device
 from ..errors import InputError, OutputExistsError
 from ..files import staging_dir
-from ..model.singan import seeded_generator
-from ..sample import tensor_to_pairs
+from ..data.tensors import tensor_to_pairs
+from ..rng import seeded_generator
 from .checkpoint import WEIGHTS_FILE, load_into, read_meta, read_weights
 from .config import BaselineConfig
 from .train import ARCH_MODULES, _seed_of, build_networks, seeded_rng

@@ -29,7 +29,7 @@ from torch import nn
 from ..device import machine_info, resolve_device
 from ..errors import CheckpointError, InputError
 from ..files import prepare_checkpoint_dir, sha256_bytes
-from ..model.singan import seeded_generator
+from ..rng import seeded_generator
 from . import dcgan, fastgan, progan
 from .checkpoint import (
     CONFIG_FILE,

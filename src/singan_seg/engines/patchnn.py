@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from ..device import resolve_device
 from ..errors import InputError
 from ..model.pyramid import finest_shape
-from ..model.singan import randn, seeded_generator
-from ..sample import Samples, tensor_to_pairs, write_samples
-from ..train import as_pair, pair_to_tensor
+from ..data.tensors import as_pair, pair_to_tensor, tensor_to_pairs
+from ..rng import randn, seeded_generator
+from ..sampling import Samples, write_samples
 
 METHOD = "patchnn"
 

@@ -35,5 +35,5 @@ from .suite import Evaluation, evaluate_samples
 __all__ = ["FewImagesWarning", "FidResult", "fid", "frechet_distance", "gaussian_stats", "ImageSet",
            "load_image_set", "WEIGHTS_NAME", "WEIGHTS_SHA256", "InceptionFeatures", "get_extractor", "MaskStats",
            "mask_statistics", "PrivacyAudit", "membership_auc", "privacy_audit", "write_report", "SifidResult",
-           "sifid", "sifid_pair", "Evaluation", "evaluate_samples", "MaskShape", "Memorisation", "diversity", "mask_fit",
-           "mask_shape", "mean_pairwise_l1", "memorisation"]
+           "sifid", "sifid_pair", "Evaluation", "evaluate_samples", "MaskShape", "Memorisation", "diversity",
+           "mask_fit", "mask_shape", "mean_pairwise_l1", "memorisation"]

@@ -31,7 +31,8 @@ def histogram(percentages: np.ndarray) -> np.ndarray:
 
 
 def mean_sd_masks(masks: list[np.ndarray], size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel mean and sd (float (H, W) in [0, 1]) of masks resized (nearest) to `size` = (H, W), default the first's."""
+    """Per-pixel mean and sd (float (H, W) in [0, 1]) of masks resized (nearest) to `size` = (H, W), by default
+    the first mask's."""
     size = size or masks[0].shape
     stack = np.stack([m if m.shape == size else
                       np.asarray(Image.fromarray(m).resize(size[::-1], Image.NEAREST)) for m in masks]).astype(float)

@@ -1,8 +1,9 @@
 """Privacy audit: is any synthetic image a near-copy of a training (patient) image?
 
 For every synthetic image: its k nearest training-real images by Inception pool-feature distance (L2), and
-the SSIM to each of them (SSIM over the whole training set would cost N_syn x N_train comparisons). The synthetic->train nearest distances are compared with the distances
-from held-out real images (never seen in training) to the same training set:
+the SSIM to each of them (SSIM over the whole training set would cost N_syn x N_train comparisons). The
+synthetic->train nearest distances are compared with the distances from held-out real images (never seen in
+training) to the same training set:
 - memorisation score: fraction of synthetic images closer to a training image than ANY held-out real image
   is (0 is ideal; a copy has distance ~0 and counts);
 - membership-inference AUC: P(d_syn < d_heldout) by the Mann-Whitney U statistic; 0.5 means a synthetic
@@ -73,7 +74,8 @@ class PrivacyAudit:
                                      "min": float(self.heldout_distances.min()),
                                      "median": float(np.median(self.heldout_distances))},
                 "ssim_best_of_k": {"mean": float(self.ssim.max(1).mean()), "max": float(self.ssim.max())},
-                "closest_pairs": [{"synthetic": self.synthetic_stems[i], "train": self.train_stems[self.neighbours[i, 0]],
+                "closest_pairs": [{"synthetic": self.synthetic_stems[i],
+                                   "train": self.train_stems[self.neighbours[i, 0]],
                                    "distance": float(self.distances[i, 0]), "ssim": float(self.ssim[i, 0])}
                                   for i in self.closest()]}
 

@@ -48,8 +48,10 @@ def _thumb(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.n
 def _samples_section(ev: Evaluation) -> str:
     cells = [_thumb(ev.samples.image(i), ev.samples.mask(i)) for i in range(min(MAX_GRID, len(ev.samples)))]
     reals = [_thumb(ev.real.image(i), ev.real.mask(i)) for i in range(min(MAX_GRID, len(ev.real)))]
-    sheet = contact_sheet([c[0] for c in cells], [c[1] for c in cells], [ev.samples.stems[i][:22] for i in range(len(cells))])
-    real_sheet = contact_sheet([c[0] for c in reals], [c[1] for c in reals], [s[:22] for s in ev.real.stems[:len(reals)]])
+    sheet = contact_sheet([c[0] for c in cells], [c[1] for c in cells],
+                          [ev.samples.stems[i][:22] for i in range(len(cells))])
+    real_sheet = contact_sheet([c[0] for c in reals], [c[1] for c in reals],
+                               [s[:22] for s in ev.real.stems[:len(reals)]])
     return (f"<h2>Samples</h2><p>{len(ev.samples)} synthetic pairs (first {len(cells)} shown, mask outline in green, "
             f"mask below).</p>{_img_tag(sheet, 'synthetic samples')}<h3>Real</h3>{_img_tag(real_sheet, 'real pairs')}")
 

@@ -17,7 +17,7 @@ from safetensors.torch import save as save_safetensors
 
 from .. import __version__
 from ..config import TrainConfig
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InputError
 from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
 from .networks import ScaleDiscriminator, critic_for, generator_for
 from .singan import SinGANSeg
@@ -125,7 +125,10 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torc
         raise CheckpointError(f"cannot read safetensors ({exc})", path) from None
     if "rec_noise" in tensors and not meta.get("has_reconstruction_noise", True):
         raise CheckpointError("holds reconstruction noise that its metadata says was removed", path)
-    config = TrainConfig.from_dict(meta["config"])
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+    except InputError as exc:  # a setting unknown to this version, or a retired one: name the model's file
+        raise CheckpointError(exc.problem, path) from None
     model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
                       rec_noise=tensors.get("rec_noise"))
     for n in range(meta["trained_scales"]):

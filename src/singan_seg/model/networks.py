@@ -3,14 +3,14 @@
 `channels_last=True` keeps weights and activations channels-last (NHWC): oneDNN's bfloat16 convolutions run
 on that layout natively and reorder NCHW tensors on every call (the finest scale of `fast` trains ~1.5x faster
 per iteration); in float32 with batch norm (`paper`) it is slower, because the penalty's double backward
-through batch norm reduces over the strided dimensions (README, "Performance").
+through batch norm reduces over the strided dimensions (docs/performance.md).
 
 Both are `num_layers` conv blocks (3x3 conv without padding, BatchNorm, LeakyReLU 0.2); the generator ends in
 a conv + tanh and adds its output to the upsampled image from the coarser scale (a residual), the
 discriminator ends in a conv to one channel: a patch-wise score map (PatchGAN style).
 
 `models=K` builds K independent networks fused into one: every conv has groups=K over K x the channels, so
-input channels [4k, 4k+4) only ever meet the weights of network k (train_many.py trains K pairs at once this
+input channels [4k, 4k+4) only ever meet the weights of network k (training/many.py trains K pairs at once this
 way). Norm layers are per channel, so they stay per network; parameters are the K networks' stacked on dim 0.
 """
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
+from ..rng import randn, seeded_generator
 from .networks import CHANNELS, ScaleGenerator
 
 
@@ -25,19 +25,6 @@ def upsample(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(shape):
         return x
     return F.interpolate(x, size=tuple(shape), mode="bicubic", align_corners=False)
-
-
-def seeded_generator(*keys: int) -> torch.Generator:
-    """A CPU torch.Generator whose seed is derived from integer keys (e.g. run seed, scale, sample index).
-
-    Noise is always drawn on the CPU and moved to the device, so a seed gives the same noise on any device.
-    """
-    seed = int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0])
-    return torch.Generator().manual_seed(seed)
-
-
-def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
-    return torch.randn(shape, generator=generator).to(device)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from ..device import resolve_device
 from ..errors import InputError, OutputExistsError
 from ..model.checkpoint import model_from_bytes
 from ..model.singan import SinGANSeg
-from ..sample import sample, write_samples
+from ..sampling import sample, write_samples
 from .fetch import OpenPack, open_pack
 from .index import generator_entry, read_index, verify_file
 

@@ -193,7 +193,7 @@ def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, b
     """Train the generators of unfinished jobs K at a time into their model dirs (resuming checkpoints)."""
     import torch
 
-    from ..train_many import train_many
+    from ..training import train_many
 
     todo = [job for job in jobs if not is_done(job)]
     if not todo:
@@ -222,7 +222,7 @@ def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: in
         generate_patchnn(pair, num=1, seed=settings.seed, config=settings.patchnn_config(), device=device)
         per_pair = (time.perf_counter() - started) * settings.per_image
     else:
-        from ..estimate import measure_training_cost
+        from ..training import measure_training_cost
 
         per_pair = measure_training_cost(pair, settings.train_config(), timed=2, device=device).seconds
     return {"pairs": len(pairs), "seconds_per_pair": per_pair, "workers": workers,

@@ -57,8 +57,8 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
     """Run one pair's job (skipping it when done); return {id, status, seconds[, error]}. Never raises."""
     import torch
 
-    from ..sample import sample, write_samples
-    from ..train import train
+    from ..sampling import sample, write_samples
+    from ..training import train
 
     if threads:
         torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ from PIL import Image
 from ..data.dataset import find_pairs, read_folds
 from ..data.samples_dir import read_manifest_rows
 from ..errors import InputError
-from ..model.singan import seeded_generator
+from ..rng import seeded_generator
 
 
 @dataclass(frozen=True)

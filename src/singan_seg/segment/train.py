@@ -30,7 +30,7 @@ from .. import __version__
 from ..device import machine_info, resolve_device
 from ..errors import CheckpointError, InputError
 from ..files import atomic_path, sha256_file, write_json_atomic
-from ..model.singan import seeded_generator
+from ..rng import seeded_generator
 from .data import Arrays, SegDataset
 from .metrics import MetricTotals
 from .model import build_segmenter

@@ -39,17 +39,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import DEFAULT_PRESET, TrainConfig, get_preset
-from .data.pairs import Pair
-from .device import machine_info, resolve_device
-from .errors import InputError
-from .model.checkpoint import load_model, read_model_meta, save_model
-from .model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
-from .model.pyramid import compute_pyramid
-from .model.singan import SinGANSeg, randn, seeded_generator, upsample
+from ..config import DEFAULT_PRESET, TrainConfig, get_preset
+from ..data.pairs import Pair
+from ..data.tensors import as_pair, build_reals
+from ..device import machine_info, resolve_device
+from ..errors import InputError
+from ..model.checkpoint import load_model, read_model_meta, save_model
+from ..model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
+from ..model.pyramid import compute_pyramid
+from ..model.singan import SinGANSeg, upsample
+from ..rng import randn, seeded_generator
 from .progress import TrainProgress
-from .train import (ScaleStats, _autocast, _check_out_dir, _check_resumable, _critic_updates, _optimizers,
-                    _run_chain, _trained_chain, as_pair, build_reals)
+from .resume import check_out_dir, check_resumable
+from .steps import ScaleStats, autocast, critic_updates, optimizers
 
 log = logging.getLogger("singan_seg")
 
@@ -151,7 +153,7 @@ def _tile(z: torch.Tensor, k: int) -> torch.Tensor:
 
 def gradient_penalty_many(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float,
                           generator: torch.Generator, k: int) -> torch.Tensor:
-    """`train.gradient_penalty` per model: (K,). The per-pixel norm is over each model's own 4 channels."""
+    """`steps.gradient_penalty` per model: (K,). The per-pixel norm is over each model's own 4 channels."""
     alpha = torch.rand(1, 1, 1, 1, generator=generator).to(real.device)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     scores = critic(mixed)
@@ -163,7 +165,7 @@ def gradient_penalty_many(critic: nn.Module, real: torch.Tensor, fake: torch.Ten
 def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: torch.device,
                      prev_critic: ScaleDiscriminator | None, progress: TrainProgress
                      ) -> tuple[ScaleDiscriminator, list[ScaleStats]]:
-    """`train.train_scale` for K models at once; `real` is (1, 4K, H_n, W_n). Draws what train_scale draws."""
+    """`loop.train_scale` for K models at once; `real` is (1, 4K, H_n, W_n). Draws what train_scale draws."""
     started = time.perf_counter()
     cfg, k, shapes = fused.config, fused.k, fused.shapes
     rng = seeded_generator(cfg.seed, n)
@@ -177,7 +179,8 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         gen.load_state_dict(fused.generators[n - 1].state_dict())
         if prev_critic is not None:
             critic.load_state_dict(prev_critic.state_dict())
-    first, chain = _trained_chain(n, cfg, fused.generators, gen, critic, device)
+    gen.to(device).train()
+    critic.to(device).train()
 
     with torch.no_grad():
         if n == 0:
@@ -186,46 +189,44 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             err = upsample(fused.reconstruct(upto=n), shapes[n]) - real
             factor = cfg.noise_amp_factor(n, len(shapes))
             noise_amp = [factor * float(r) for r in torch.sqrt(per_model_mean(err ** 2, k))]
-        rec_base = fused.reconstruct(upto=first)
-    amp_lists = fused.noise_amps[first:n] + [noise_amp]
-    amps = [channel_amps(a, device) for a in amp_lists]  # per scale in [first, n]: (1, 4K, 1, 1)
-    rec_noise = [amps[0] * fused.rec_noise if first == 0 else fused.zeros(first)]
-    rec_noise += [fused.zeros(m) for m in range(first + 1, n + 1)]
+        rec_base = fused.reconstruct(upto=n)
+    amps = channel_amps(noise_amp, device)  # (1, 4K, 1, 1)
+    rec_noise = amps * fused.rec_noise if n == 0 else fused.zeros(n)
 
-    run_chain = partial(_run_chain, chain, shapes, first)
     iters = cfg.iters_at(n, len(shapes))
-    opt_g, opt_d, sched_g, sched_d = _optimizers(cfg, chain, critic, iters)
-    autocast = partial(_autocast, device, cfg.bf16)
+    opt_g, opt_d, sched_g, sched_d = optimizers(cfg, gen, critic, iters)
+    amp = partial(autocast, device, cfg.bf16)
+    with amp():
+        rec_below = upsample(rec_base, shapes[n])
 
-    base_amps = [fused.amps(m) for m in range(first)]  # the fixed scales below `first` (concurrent_scales > 1)
+    below_amps = [fused.amps(m) for m in range(n)]  # the fixed scales below n
     d_loss = g_adv = rec_loss = torch.zeros(k)
     for it in range(iters):
-        with torch.no_grad(), autocast():
-            base_noises = [_tile(randn((1, CHANNELS, *shapes[m]), rng, device), k) for m in range(first)]
-            rand_base = fused.zeros(0)
-            for m, z in enumerate(base_noises):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
-                rand_base = fused.generators[m](base_amps[m] * z, upsample(rand_base, shapes[m]))
-            rand_base = rand_base.float()
-        noises = [a * _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
-                  for a, m in zip(amps, range(first, n + 1))]
-        frozen = cfg.lower_scales_frozen(it, len(chain))
+        with torch.no_grad(), amp():
+            rand_below = fused.zeros(0)
+            for m in range(n):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
+                z = _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
+                rand_below = fused.generators[m](below_amps[m] * z, upsample(rand_below, shapes[m]))
+            rand_below = rand_below.float()
+        noise = amps * _tile(randn((1, CHANNELS, *shapes[n]), rng, device), k)
 
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart.
         # The fake's graph is kept for the first generator update, as in train_scale.
-        with autocast():
-            fake_graph = run_chain(rand_base, noises, frozen)
+        with amp():
+            rand_below = upsample(rand_below, shapes[n])
+            fake_graph = gen(noise, rand_below)
         fake = fake_graph.detach().float()
-        d_loss = _critic_updates(critic, opt_d, real, fake, cfg, it, autocast,
-                                 reduce=lambda scores: per_model_mean(scores, k),
-                                 penalty=lambda weight: gradient_penalty_many(critic, real, fake, weight, rng, k))
+        d_loss = critic_updates(critic, opt_d, real, fake, cfg, it, amp,
+                                reduce=lambda scores: per_model_mean(scores, k),
+                                penalty=partial(gradient_penalty_many, critic, real, fake, generator=rng, k=k))
 
         # (2) generators: fool their critic and reconstruct their real pair from the fixed noise
         for g_step in range(cfg.g_steps):
             opt_g.zero_grad(set_to_none=True)
-            with autocast():
-                generated = fake_graph if g_step == 0 else run_chain(rand_base, noises, frozen)
+            with amp():
+                generated = fake_graph if g_step == 0 else gen(noise, rand_below)
                 g_adv = -per_model_mean(critic(generated), k)
-                rec_loss = per_model_mean((run_chain(rec_base, rec_noise, frozen).float() - real) ** 2, k)
+                rec_loss = per_model_mean((gen(rec_noise, rec_below).float() - real) ** 2, k)
             (g_adv + cfg.rec_weight * rec_loss).sum().backward()
             opt_g.step()
 
@@ -234,8 +235,6 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         progress.advance(n, it + 1, iters, d_loss=d_loss.detach().mean(), g_adv=g_adv.detach().mean(),
                          rec=rec_loss.detach().mean())
 
-    for earlier in chain[:-1]:
-        earlier.eval().requires_grad_(False)
     fused.generators.append(gen.eval().requires_grad_(False))
     fused.noise_amps.append(noise_amp)
     critic.eval().requires_grad_(False)
@@ -304,9 +303,9 @@ def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume
     pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
     item = _Item(index=index, source=pair if isinstance(source, Pair) else source, shapes=pyramid.shapes,
                  scale_factor=pyramid.scale_factor, out=out)
-    if out is not None and _check_out_dir(out, resume, overwrite):
+    if out is not None and check_out_dir(out, resume, overwrite):
         meta = read_model_meta(out)
-        _check_resumable(meta, cfg, pair, out)
+        check_resumable(meta, cfg, pair, out)
         item.start_scale = int(meta["trained_scales"])
         item.history = meta.get("training", {}).get("scales", [])
     return item

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .config import TrainConfig
+from ..config import TrainConfig
 
 
 class TrainProgress:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import TrainConfig
-from .data.pairs import Pair
-from .model.pyramid import compute_pyramid
-from .model.singan import SinGANSeg
+from ..config import TrainConfig
+from ..data.pairs import Pair
+from ..data.tensors import build_reals
+from ..model.pyramid import compute_pyramid
+from ..model.singan import SinGANSeg
+from .loop import train_scale
 from .progress import TrainProgress
-from .train import build_reals, train_scale
 
 
 @dataclass
@@ -40,18 +41,15 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
                           on_scale=None) -> CostEstimate:
     """Time every scale of `pair` with the networks of `cfg`: after one warm-up iteration, a run of one
     penalty cycle and a run `timed` iterations longer; s/iteration is their difference / `timed`.
-    `timed` is rounded up to whole cycles of the lazy gradient penalty and of the lower concurrent scales'
-    updates (`concurrent_every`), so their costs are counted at their shares."""
+    `timed` is rounded up to whole cycles of the lazy gradient penalty, so its cost is counted at its share."""
     device = torch.device(device)
     cycle = math.lcm(cfg.gp_every, cfg.d_steps) // cfg.d_steps  # iterations until the penalty schedule repeats
-    if cfg.concurrent_scales > 1:
-        cycle = math.lcm(cycle, cfg.concurrent_every)
     timed = -(-timed // cycle) * cycle
     pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
     shapes = list(pyramid.shapes)
     model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))
     reals = build_reals(pair, shapes, device)
-    runs = [cfg.replace(iters_per_scale=k, iters_taper="linear", finest_iters_fraction=1.0)
+    runs = [cfg.replace(iters_per_scale=k, iters_taper="geometric", finest_iters_fraction=1.0)
             for k in (1, cycle, cycle + timed)]
     critic, per_iter, setup = None, [], []
     for n in range(len(shapes)):

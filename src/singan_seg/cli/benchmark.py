@@ -17,7 +17,7 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
     from rich.console import Console
 
     from ..errors import InputError
-    from .experiments import run_benchmark
+    from ..segment.experiments import run_benchmark
 
     try:
         chosen = [int(k) for k in folds_to_run.split(",")] if folds_to_run else None

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data.samples_dir import write_manifest, write_pair_files
+from .data.tensors import tensor_to_pairs
 from .device import resolve_device
 from .errors import InputError, OutputExistsError
 from .files import staging_dir
@@ -33,14 +33,6 @@ class Samples:
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-def tensor_to_pairs(batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, 4, H, W) in [-1, 1] -> uint8 RGB (N, H, W, 3), bool masks (N, H, W) (channel > 0), soft masks in [0, 1]."""
-    batch = batch.detach().float().cpu().clamp(-1, 1)
-    rgb = ((batch[:, :3] + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    soft = ((batch[:, 3] + 1) / 2).numpy()
-    return rgb, soft > 0.5, soft
 
 
 def _output_size(model: SinGANSeg, height: int | None, width: int | None, scale_h: float | None,
@@ -68,7 +60,7 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
     Args:
         start_scale: 0 (coarsest; most varied) to num_scales - 1 (closest to the real layout).
         variation: 1 (SinGAN's sampler) down to 0: how far the layout may stray from the real one at start
-            scale 0 (README, "Command line"): lower gives samples nearer the real image, with masks that fit better.
+            scale 0 (README, "generate"): lower gives samples nearer the real image, with masks that fit better.
             None: the model's own default (`config.sample_variation`, saved by its preset), or 1 where that
             cannot apply (a start scale above 0, another output size, a pack without the reconstruction noise).
         seed: sample i is reproducible from (seed, first_index + i) alone.

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from .config import ARCHS
+from ..baselines.config import ARCHS
+from .common import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-image GAN baselines with RGB + mask output (the paper's Table 4): "
                        + ", ".join(ARCHS) + ".")
-console = Console(stderr=True)
 
 
 @app.command("train")
@@ -40,7 +39,7 @@ def train(
     overwrite: bool = typer.Option(False, help="replace a baseline model already in OUT"),
 ) -> None:
     """Train a 4-channel GAN on all selected image/mask pairs."""
-    from . import baseline_config, load_pair_set, train_baseline
+    from ..baselines import baseline_config, load_pair_set, train_baseline
 
     config = baseline_config(arch, resolution=resolution, batch_size=batch_size, width=width,
                              checkpoint_every=checkpoint_every, seed=seed)
@@ -61,7 +60,7 @@ def generate(
     overwrite: bool = typer.Option(False, help="replace an existing samples directory"),
 ) -> None:
     """Generate image/mask pairs from a trained baseline."""
-    from . import generate_baseline
+    from ..baselines import generate_baseline
 
     path = generate_baseline(model, out, num=num, seed=seed, device=device, overwrite=overwrite)
     console.print(f"[green]{num} pairs written to {path}[/green]")

@@ -1,4 +1,7 @@
-"""Mid-scale checkpoints: the state of the scale being trained, so a long scale resumes where it stopped.
+"""Resuming training: what an output directory may hold, and the state of the scale being trained.
+
+`check_out_dir` and `check_resumable` decide whether a model directory is fresh, resumable or must be refused
+(other settings, other inputs). `MidScaleCheckpoints` saves the scale being trained every few minutes.
 
 The model directory's own checkpoint (config.json + weights.safetensors) is written after every scale. With
 the paper recipe one scale can take hours on a CPU (2000 iterations of ~30 s at 250 px), so `train()` also
@@ -26,9 +29,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from .errors import CheckpointError
-from .files import parse_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
-from .model.checkpoint import load_checked_state
+from ..config import TrainConfig
+from ..data.pairs import Pair
+from ..errors import CheckpointError
+from ..files import parse_versioned_json, prepare_checkpoint_dir, sha256_bytes, write_bytes_atomic, write_json_atomic
+from ..model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_model_dir, load_checked_state
 
 log = logging.getLogger("singan_seg")
 
@@ -36,6 +41,26 @@ FORMAT_NAME = "singan-seg-scale-in-progress"
 FORMAT_VERSION = 1
 STATE_FILE = "scale_in_progress.json"
 TENSORS_FILE = "scale_in_progress.safetensors"
+
+
+def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Return True when there is a checkpoint to resume from; refuse to clobber anything else."""
+    return prepare_checkpoint_dir(out_dir, is_model_dir(out_dir), resume, overwrite, "singan-seg model",
+                                  (CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, TENSORS_FILE))
+
+
+def check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> None:
+    """Refuse to continue a checkpoint trained with other settings or on other inputs."""
+    saved = TrainConfig.from_dict(meta["config"]).training_dict()  # settings added since then take their defaults
+    different = {k: (saved.get(k), v) for k, v in cfg.training_dict().items() if saved.get(k) != v}
+    if different:
+        listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
+        raise CheckpointError(f"cannot resume: the model was trained with other settings: {listed}", out_dir)
+    saved_inputs = meta.get("inputs", {})
+    for key, digest in (("image", pair.image_sha256), ("mask", pair.mask_sha256)):
+        saved_digest = saved_inputs.get(key, {}).get("sha256")
+        if digest and saved_digest and digest != saved_digest:
+            raise CheckpointError(f"cannot resume: the {key} differs from the one this model was trained on", out_dir)
 
 
 @dataclass

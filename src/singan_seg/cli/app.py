@@ -1,0 +1,57 @@
+"""The `singan-seg` Typer app: every command registered in one place, and the entry point `main`.
+
+Each command lives in the module of its group (train.py, generate.py, ...); commands parse options, call the
+Python API and print. They import the API inside the function, so `singan-seg --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import SinganSegError
+from . import dataset, evaluate, generate, packs, style, train
+from .baselines import app as baseline_app
+from .benchmark import app as benchmark_app
+from .common import console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic image/mask pairs from single-image GANs (SinGAN-Seg).")
+
+app.command()(train.train)
+app.command("train-many")(train.train_many)
+app.command()(generate.generate)
+app.command()(style.style)
+app.command()(train.demo)
+app.command("build-dataset")(dataset.build_dataset)
+app.command()(dataset.export)
+app.add_typer(dataset.data_app, name="data")
+app.add_typer(packs.pack_app, name="pack")
+app.add_typer(evaluate.evaluate_app, name="evaluate")
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(benchmark_app, name="benchmark")
+
+
+def main() -> None:
+    """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
+    try:
+        app(standalone_mode=False)
+    except SinganSegError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: work up to the last checkpoint is saved; rerun the command "
+                      "(with --resume where it has one) to continue")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,115 @@
+"""`singan-seg build-dataset`, `export` and `data folds|kvasir-seg`: whole datasets from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..config import DEFAULT_PRESET, PRESETS
+from .common import console
+
+
+def build_dataset(
+    images: Path = typer.Option(..., help="folder of real images"),
+    masks: Path = typer.Option(..., help="folder of masks, paired with images by file stem"),
+    out: Path = typer.Option(..., help="dataset folder to write (re-run the same command to resume)"),
+    folds: Optional[Path] = typer.Option(None, help="CSV id,fold; samples keep their source's fold"),
+    per_image: int = typer.Option(10, help="samples per real pair"),
+    preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
+    method: str = typer.Option("singan", help="singan (train a generator per pair) or patchnn (training-free)"),
+    max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale"),
+    iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
+    train_settings: list[str] = typer.Option([], "--set", help="change one training setting, KEY=VALUE "
+                                             "(repeatable), as in `train --set`"),
+    style: str = typer.Option("none", help="none, 1:1, 1:1000 (Gatys, as the paper) or fast"),
+    style_steps: int = typer.Option(1000, help="optimisation steps for Gatys style transfer"),
+    start_scale: int = typer.Option(0, help="start scale for sampling"),
+    variation: Optional[float] = typer.Option(None, help="sampling variation at start scale 0 (1 = SinGAN; "
+                                              "default: the preset's; see generate)"),
+    seed: int = typer.Option(0, help="random seed"),
+    workers: int = typer.Option(1, help="local worker processes"),
+    threads: Optional[int] = typer.Option(None, help="torch threads per job (default: cores // workers; ray: 2)"),
+    backend: str = typer.Option("local", help="local or ray"),
+    ray_address: Optional[str] = typer.Option(None, help="address of a running Ray cluster"),
+    limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),
+    dry_run: bool = typer.Option(False, help="validate, print the plan and a cost estimate measured here"),
+    overwrite: bool = typer.Option(False, help="rebuild a dataset made with other settings"),
+    device: str = typer.Option("cpu", help="auto, cpu or cuda"),
+    batch_models: int = typer.Option(1, help="train K generators at once (train-many; for GPUs), then sample"),
+) -> None:
+    """Train a generator per real pair, generate and style samples, keep folds; resumable."""
+    from ..device import resolve_device
+    from ..pipeline import DatasetSettings
+    from ..pipeline import build_dataset as build
+
+    settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
+                               start_scale=start_scale, variation=variation, seed=seed, style=style,
+                               style_steps=style_steps, method=method, train_settings=",".join(train_settings))
+    result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
+                   ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
+                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models)
+    if result.estimate is not None:
+        e = result.estimate
+        how = "method patchnn (no training)" if method == "patchnn" else f"preset {preset}"
+        console.print(f"plan: {e['pairs']} pairs x {per_image} samples, {how}, {workers} worker(s)\n"
+                      f"measured here: {e['seconds_per_pair'] / 60:.1f} min per pair -> "
+                      f"{e['total_seconds'] / 3600:.1f} h in total ({e['note']})")
+        return
+    console.print(f"{len(result.done)} pairs done, {len(result.skipped)} already done, {len(result.failed)} failed "
+                  f"in {result.seconds / 60:.1f} min; manifest: {out / 'manifest.csv'}")
+    for ident, error in result.failed.items():
+        console.print(f"[red]failed[/red] {ident}: {error}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(3)
+
+
+def export(
+    dataset: Path = typer.Argument(..., help="a folder written by build-dataset"),
+    out: Path = typer.Option(..., help="samples folder to write (images/, masks/, manifest.csv)"),
+    exclude_fold: Optional[int] = typer.Option(None, help="leave out samples whose source is in this fold"),
+    per_image: Optional[int] = typer.Option(None, help="only the first N samples of each real pair (FAKE-N)"),
+    overwrite: bool = typer.Option(False, help="replace an existing folder"),
+) -> None:
+    """Export a training set of synthetic pairs, without the samples made from one fold's images."""
+    from ..pipeline import export_training_set
+
+    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite, per_image=per_image)
+    console.print(f"[green]{count} pairs written to {out}[/green]")
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Dataset helpers.")
+
+
+@data_app.command("folds")
+def data_folds(
+    images: Path = typer.Option(..., help="folder of images (ids are file stems)"),
+    out: Path = typer.Option(..., help="CSV to write (id,fold)"),
+    k: int = typer.Option(3, help="number of folds"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Make a k-fold split of a folder's images, like the shared Kvasir-SEG folds.csv."""
+    from ..data.dataset import images_by_stem, make_folds, write_folds
+
+    folds = make_folds(sorted(images_by_stem(images, "images")), k=k, seed=seed)
+    write_folds(out, folds)
+    console.print(f"[green]{len(folds)} ids in {k} folds written to {out}[/green]")
+
+
+@data_app.command("kvasir-seg")
+def data_kvasir_seg(
+    dest: Path = typer.Option(..., help="folder to unpack into (images/, masks/, SOURCE.json)"),
+    url: Optional[str] = typer.Option(None, help="archive URL (default: the official Kvasir-SEG archive)"),
+    sha256: Optional[str] = typer.Option(None, help="expected sha256 of the archive"),
+    trust_unverified: bool = typer.Option(False, help="accept the download without a known sha256 (recorded)"),
+    overwrite: bool = typer.Option(False, help="replace a non-empty DEST"),
+) -> None:
+    """Download and unpack Kvasir-SEG (research and education only; cite Jha et al., MMM 2020)."""
+    from ..data.kvasir import KVASIR_SEG_URL, TERMS, fetch_kvasir_seg
+
+    path = fetch_kvasir_seg(dest, url=url or KVASIR_SEG_URL, sha256=sha256, trust_unverified=trust_unverified,
+                            overwrite=overwrite)
+    source = json.loads((path / "SOURCE.json").read_text())
+    console.print(f"[green]{source['pairs']} pairs in {path}[/green]; archive sha256 {source['sha256']}\n{TERMS}")

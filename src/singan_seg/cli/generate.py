@@ -1,0 +1,86 @@
+"""`singan-seg generate`: samples from a trained model, from a pack, or training-free (--method patchnn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InputError
+from .common import console
+
+
+def generate(
+    model_dir: Optional[Path] = typer.Argument(None, help="a model directory written by `train` (or use --pack)"),
+    pack: Optional[str] = typer.Option(None, help="a generator pack: folder, archive, file:// or https:// URL"),
+    ids: Optional[str] = typer.Option(None, help="with --pack: comma-separated generator ids (default: all)"),
+    method: str = typer.Option("singan", help="singan (a trained model) or patchnn (training-free, from --image)"),
+    image: Optional[Path] = typer.Option(None, help="with --method patchnn: the real image"),
+    mask: Optional[Path] = typer.Option(None, help="with --method patchnn: its mask"),
+    max_size: Optional[int] = typer.Option(None, help="with --method patchnn: longest side of the output (250)"),
+    out: Path = typer.Option(..., help="samples directory to write (images/, masks/, manifest.csv)"),
+    num: int = typer.Option(10, help="number of samples"),
+    start_scale: int = typer.Option(0, help="0 = coarsest (most varied); higher keeps the real layout"),
+    variation: Optional[float] = typer.Option(None, help="1 (SinGAN) down to 0: how far the layout may stray "
+                                              "from the real one at start scale 0; lower = nearer the real image "
+                                              "(default: the model's own, fast 0.65; 1 where it cannot apply)"),
+    seed: int = typer.Option(0, help="random seed; sample i depends only on (seed, i)"),
+    height: Optional[int] = typer.Option(None, help="output height in px"),
+    width: Optional[int] = typer.Option(None, help="output width in px"),
+    scale_h: Optional[float] = typer.Option(None, help="output height as a multiple of the training size"),
+    scale_w: Optional[float] = typer.Option(None, help="output width as a multiple of the training size"),
+    soft_masks: bool = typer.Option(False, help="also write the raw mask channel to soft_masks/"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    overwrite: bool = typer.Option(False, help="replace an existing samples directory"),
+) -> None:
+    """Generate new image/mask pairs from a trained model, from generators in a pack (into OUT/<id>/), or
+    training-free from one real pair (--method patchnn --image IMG --mask MASK)."""
+    from ..sampling import generate as generate_samples
+
+    if method == "patchnn":
+        sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
+        path = _generate_patchnn(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
+                                    sized=bool(sizes) or start_scale != 0 or variation is not None,
+                                    soft_masks=soft_masks, device=device, overwrite=overwrite)
+        console.print(f"[green]{num} pairs written to {path}[/green]")
+        return
+    if method != "singan":
+        raise InputError(f"unknown method {method!r}; choose one of ['singan', 'patchnn']")
+    if image is not None or mask is not None or max_size is not None:
+        raise InputError("--image, --mask and --max-size go with --method patchnn; singan needs MODEL_DIR or --pack")
+    if (model_dir is None) == (pack is None):
+        raise InputError("give either a MODEL_DIR or --pack, not both or neither")
+    options = dict(num=num, start_scale=start_scale, seed=seed, height=height, width=width, scale_h=scale_h,
+                   scale_w=scale_w, soft_masks=soft_masks, device=device, overwrite=overwrite, variation=variation)
+    if pack is not None:
+        from ..packs import generate_from_pack
+
+        id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+        paths = generate_from_pack(pack, out, ids=id_list, **options)
+        console.print(f"[green]{num} pairs from each of {len(paths)} generators written to {out}[/green]")
+        return
+    if ids is not None:
+        raise InputError("--ids needs --pack")
+    path = generate_samples(model_dir, out, **options)
+    console.print(f"[green]{num} pairs written to {path}[/green]")
+
+
+def _generate_patchnn(model: Path | str | None, image: Path | None, mask: Path | None, out: Path, num: int,
+                         seed: int, max_size: int | None, sized: bool, soft_masks: bool, device: str,
+                         overwrite: bool) -> Path:
+    """Check that the options fit a training-free run (one-line errors), then write the samples directory.
+
+    `model`: the MODEL_DIR or --pack given, if any (an error here); `sized`: SinGAN size/scale options given."""
+    if model is not None:
+        raise InputError("--method patchnn trains nothing and takes no MODEL_DIR or --pack; give --image and --mask")
+    if image is None or mask is None:
+        raise InputError("--method patchnn needs --image IMG and --mask MASK (the real pair to draw patches from)")
+    if sized:
+        raise InputError("--start-scale, --variation, --height/--width and --scale-h/--scale-w are SinGAN options; "
+                         "with --method patchnn use --max-size")
+    from ..engines.patchnn import PatchNNConfig, generate_patchnn_dir
+
+    config = PatchNNConfig() if max_size is None else PatchNNConfig(max_size=max_size)
+    return generate_patchnn_dir(image, mask, out, num=num, seed=seed, config=config, soft_masks=soft_masks,
+                                device=device, overwrite=overwrite)
