@@ -22,8 +22,8 @@ counts; a full paper run is ~12 h per image here), when the sizes match.
     PYTHONPATH=src python benchmarks/compare_presets.py --pairs 5 --presets tiny
     PYTHONPATH=src python benchmarks/compare_presets.py --models-root fast=runs/fast --models-root paper=runs/paper
 
-Writes benchmarks/results/compare_presets.json (settings, machine info, torch version and threads, per-pair
-figures). Nothing derived from Kvasir is written besides numbers.
+Writes benchmarks/results/compare_presets.json (commit and version, settings with repository-relative paths,
+machine info, torch version and threads, per-pair figures). Nothing derived from Kvasir is written besides numbers.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from singan_seg.device import machine_info, resolve_device
 from singan_seg.engines.patchnn import PatchNNConfig, generate_patchnn
 from singan_seg.evaluate import diversity, get_extractor, mask_fit, mean_pairwise_l1, memorisation, sifid_pair
 from singan_seg.files import write_json_atomic
+from provenance import portable, provenance
 
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
@@ -297,7 +298,8 @@ def main(args: argparse.Namespace) -> int:
     print()
     print_table(summary, paper, args.num)
     write_json_atomic(args.out, {
-        "settings": json.loads(json.dumps(vars(args), default=str)), "ids": ids,
+        "provenance": provenance(), "settings": json.loads(json.dumps(portable(vars(args)), default=str)),
+        "ids": ids,
         "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "paper_projected_seconds_per_image": paper[0], "paper_timed_at_px": paper[1], "paper_note": paper[2],
         "configs": configs, "models_root_training": loaded, "summary": summary, "per_pair": per_pair,

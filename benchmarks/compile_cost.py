@@ -11,8 +11,8 @@ iterations a scale would need to earn its compile back, against the preset's own
     .venv/bin/python benchmarks/compile_cost.py            # fast, 2 threads
     .venv/bin/python benchmarks/compile_cost.py --threads 1
 
-Writes benchmarks/results/compile_cost.json with machine info. The inductor cache is pointed at a fresh
-folder so that every compile is timed cold, as a user's first run would be.
+Writes benchmarks/results/compile_cost.json with the commit, version and machine info. The inductor cache is
+pointed at a fresh folder so that every compile is timed cold, as a user's first run would be.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 
 import torch
+from provenance import provenance
+from steps import critic_update, generator_update, time_it
 
 import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
 from singan_seg.model.networks import CHANNELS, critic_for, generator_for
-from singan_seg.train import _autocast
-from steps import critic_update, generator_update, time_it
+from singan_seg.training.steps import autocast as amp_context
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +64,7 @@ def main() -> int:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="singan-seg-inductor-")
     cfg = ss.config_from_spec(args.preset)
     device = torch.device("cpu")
-    autocast = lambda: _autocast(device, cfg.bf16)  # noqa: E731
+    autocast = lambda: amp_context(device, cfg.bf16)  # noqa: E731
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     shapes = ss.compute_pyramid(*args.size, cfg.max_size, cfg.min_size, cfg.scale_factor).shapes
     shared = (torch.compile(generator_update, dynamic=True), torch.compile(critic_update, dynamic=True))
@@ -94,8 +95,8 @@ def main() -> int:
             rows.append(row | {"variant": name, "compile_seconds": round(compile_s, 1), "ms_per_iter": round(ms, 1),
                                "break_even_iters": None if break_even is None else round(break_even)})
     print("(break-even: iterations after which the compile has paid for itself; 'never': no faster than eager)")
-    write_json_atomic(args.out, {"preset": args.preset, "config": cfg.to_dict(), "size": args.size,
-                                 "machine": machine_info(device), "rows": rows})
+    write_json_atomic(args.out, {"provenance": provenance(), "preset": args.preset, "config": cfg.to_dict(),
+                                 "size": args.size, "machine": machine_info(device), "rows": rows})
     print(f"saved {args.out}")
     return 0
 

@@ -4,8 +4,8 @@ Trains one small SinGAN-Seg model per real pair (the first --pairs ids of fold 0
 computes SIFID of every sample against its real source resized to the training size (the model's finest scale),
 optionally after style transfer (if `singan_seg.style` is importable), and the mask statistics of the synthetic
 masks vs the real masks of the same pairs. Prints a table next to the paper's figures and writes
-benchmarks/results/eval_kvasir.json with the settings and machine info. Nothing derived from Kvasir is kept
-besides numbers (the samples go to a temporary directory).
+benchmarks/results/eval_kvasir.json with the commit, version, settings and machine info. Nothing derived from
+Kvasir is kept besides numbers (the samples go to a temporary directory).
 
     PYTHONPATH=src python benchmarks/eval_kvasir.py --pairs 3 --max-size 96 --iters 100
 """
@@ -26,6 +26,7 @@ import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.evaluate import ImageSet, load_image_set, mask_statistics, sifid
 from singan_seg.files import write_json_atomic
+from provenance import portable, provenance
 
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
@@ -104,8 +105,8 @@ def main(args: argparse.Namespace) -> None:
         print(f"masks {name:9s}: true px {m[name]['mean_pct']:5.1f} ± {m[name]['sd_pct']:4.1f} %  "
               f"5 % bins {m[name]['histogram']}")
     print(f"mask-size Wasserstein {m['wasserstein_pct']:.2f} pct points; total time {time.time() - start:.0f} s")
-    write_json_atomic(args.out, {"settings": {**vars(args), "data": str(args.data), "out": str(args.out), "ids": ids,
-                                              "config": config.to_dict()},
+    write_json_atomic(args.out, {"provenance": provenance(),
+                                 "settings": portable({**vars(args), "ids": ids, "config": config.to_dict()}),
                                  "sifid": table, "paper_sifid": PAPER, "masks": m, "seconds": time.time() - start,
                                  "machine": machine_info(torch.device("cpu"))})
     print(f"wrote {args.out}")

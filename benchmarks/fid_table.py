@@ -14,7 +14,8 @@ the SinGAN-Seg samples (manifest source_id).
 one warm-up step, on real pairs; ProGAN at its first and at its full-size level), for planning a budget run.
 
 Nothing derived from Kvasir is committed: models and samples go under benchmarks/out/ (git-ignored); the numbers
-go to benchmarks/results/fid_table.json with the budgets, the machine, the torch version and thread count.
+go to benchmarks/results/fid_table.json with the commit and version, the budgets, the machine, the torch version
+and thread count.
 
     PYTHONPATH=src python benchmarks/fid_table.py --minutes 30 --resolution 128            # the CPU budget run
     PYTHONPATH=src python benchmarks/fid_table.py --paper-budget --resolution 256 --device cuda
@@ -39,6 +40,7 @@ from singan_seg.data.samples_dir import read_manifest, read_manifest_rows
 from singan_seg.device import machine_info, resolve_device
 from singan_seg.evaluate import ImageSet, fid, load_image_set
 from singan_seg.files import write_json_atomic
+from provenance import portable, portable_path, provenance
 
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
@@ -172,7 +174,7 @@ def trained_model(args, arch: str, data, name: str) -> tuple[Path, dict]:
     else:
         train_baseline(data, config, model_dir, device=args.device, resume=saved is not None, **budget)
     training = read_meta(model_dir)["training"]
-    info = {"model": str(model_dir), "steps": training["step"], "train_seconds": training["seconds"],
+    info = {"model": portable_path(model_dir), "steps": training["step"], "train_seconds": training["seconds"],
             "seconds_per_step": training["seconds"] / max(training["step"], 1), "budget": training["budget"],
             "config": read_meta(model_dir)["config"], "pairs": training["data"]["pairs"]}
     print(f"{name}: {info['steps']} steps in {info['train_seconds'] / 60:.1f} min "
@@ -321,8 +323,8 @@ def main(args: argparse.Namespace) -> None:
         results = table5(args)
     else:
         results = table4(args)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    write_json_atomic(args.out, {"settings": settings, "budget": budget_text(args), **results,
+    write_json_atomic(args.out, {"provenance": provenance(), "settings": portable(vars(args)),
+                                 "budget": budget_text(args), **results,
                                  "paper": {"table4": PAPER_TABLE4, "table5": PAPER_TABLE5},
                                  "machine": machine_info(resolve_device(args.device)),
                                  "torch": torch.__version__, "threads": torch.get_num_threads(),

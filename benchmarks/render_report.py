@@ -44,7 +44,8 @@ def phantom_report(directory: Path) -> Path:
 
 
 def screenshot(html: Path, png: Path) -> None:
-    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    browsers = ("chromium", "chromium-browser", "google-chrome")
+    browser = next((shutil.which(b) for b in browsers if shutil.which(b)), None)
     if browser is None:
         sys.exit("no chromium/google-chrome on PATH (e.g. apt-get install chromium); the report is at " + str(html))
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png.resolve()}",

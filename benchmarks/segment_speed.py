@@ -22,6 +22,7 @@ from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
 from singan_seg.segment.data import load_arrays, real_pairs
 from singan_seg.segment.train import protocol_config, train_segmenter
+from provenance import provenance
 
 KVASIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kvasir-seg"
 
@@ -68,6 +69,7 @@ def main() -> None:
     projected = cpu_per_epoch / args.speedup
     fit = int(args.budget_min * 60 // projected)
     write_json_atomic(args.out, {
+        "provenance": provenance(),
         "what": "quick protocol, REAL, one fold, Kvasir-SEG at 128 px; time per epoch (train + validation)",
         "fold": args.fold, "train_pairs": len(train), "test_pairs": len(test), "config": cfg.to_dict(),
         "weights": result.weights_note, "threads": torch.get_num_threads(), "decode": load, "epochs": epochs,

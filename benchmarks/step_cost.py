@@ -13,7 +13,7 @@ tensors with the networks of a preset, then prints the cost of a whole iteration
 Findings (torch 2.14, CPU): the penalty's double backward runs the norm layers' backward-of-backward as many
 small composite ops, so with a normalised critic it costs ~3 critic updates (hence `gp_every`, lazy
 regularisation); a critic without norm layers (`critic_norm="none"`, fast since 0.4) makes it ~5x cheaper.
-Writes benchmarks/results/step_cost.json with machine info.
+Writes benchmarks/results/step_cost.json with the commit, version and machine info.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ import argparse
 from pathlib import Path
 
 import torch
+from provenance import provenance
+from steps import critic_update, generator_update, time_it
 
 import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
 from singan_seg.model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator
-from singan_seg.train import _autocast, gradient_penalty
-from steps import critic_update, generator_update, time_it
+from singan_seg.training.steps import autocast as amp_context
+from singan_seg.training.steps import gradient_penalty
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOICES = [(3, 3, 1), (2, 2, 1), (2, 2, 4), (1, 1, 1), (1, 1, 2), (1, 1, 4)]  # (d_steps, g_steps, gp_every)
@@ -55,7 +57,7 @@ def main() -> int:
     shape = (1, CHANNELS, *args.size)
     real, prev, noise = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1, torch.randn(shape) * 0.1
     rng = torch.Generator().manual_seed(0)
-    autocast = lambda: _autocast(device, cfg.bf16)  # noqa: E731
+    autocast = lambda: amp_context(device, cfg.bf16)  # noqa: E731
     with torch.no_grad(), autocast():
         fake = gen(noise, prev).float()
 
@@ -89,8 +91,8 @@ def main() -> int:
         base = base or ms
         iterations[f"{d},{g},{every}"] = ms
         print(f"  {f'{d}, {g}, {every}':<18}{ms:8.0f}{base / ms:9.2f}x")
-    write_json_atomic(args.out, {"preset": args.preset, "width": width, "size": args.size, "bf16": cfg.bf16,
-                                 "machine": machine_info(device), "threads": torch.get_num_threads(),
+    write_json_atomic(args.out, {"provenance": provenance(), "preset": args.preset, "width": width, "size": args.size,
+                                 "bf16": cfg.bf16, "machine": machine_info(device), "threads": torch.get_num_threads(),
                                  "parts_ms": {k: v * 1000 for k, v in parts.items()},
                                  "iteration_ms": iterations})
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

@@ -1,12 +1,12 @@
 """Style transfer speed and effect, side by side: gatys 1:1, gatys 1:1000 and fast, on Kvasir samples.
 
 Trains a small SinGAN-Seg model on one Kvasir-SEG pair (the `tiny` preset's narrow networks at the paper's
-250-px size, 100 iterations per scale; 12.5 min on 2 shared CPU cores), samples a few images, styles them with the real image by each
-method, and prints time per image and two distances to the real image, before and after:
+250-px size, 100 iterations per scale; 12.5 min on 2 shared CPU cores), samples a few images, styles them with
+the real image by each method, and prints time per image and two distances to the real image, before and after:
   gram:   the Gatys style loss on the backbone's style layers (what gatys minimises);
   colour: mean |difference| of per-channel RGB mean and std, 0..255 units.
 With `--steps` below 1000 the gatys time is also projected to 1000 steps (time is linear in steps).
-Results (with machine info) go to benchmarks/results/style_speed.json.
+Results (with the commit, version and machine info) go to benchmarks/results/style_speed.json.
 
     PYTHONPATH=src python benchmarks/style_speed.py --steps 50
 """
@@ -25,6 +25,7 @@ import singan_seg as ss
 from singan_seg.device import machine_info, resolve_device
 from singan_seg.style import Stylist, load_backbone
 from singan_seg.style.metrics import colour_distance, gram_distance
+from provenance import provenance
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kvasir-seg"
 
@@ -87,8 +88,8 @@ def main() -> None:
               f"{r['before']['gram']:>13.4f}{r['after']['gram']:>12.4f}"
               f"{r['before']['colour']:>15.2f}{r['after']['colour']:>14.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"image": image_path.name, "train_config": {"preset": "tiny", "max_size": args.max_size,
-                                                          "iters_per_scale": args.iters},
+    report = {"provenance": provenance(), "image": image_path.name,
+              "train_config": {"preset": "tiny", "max_size": args.max_size, "iters_per_scale": args.iters},
               "train_seconds": train_s, "sample_size": list(samples.images.shape[1:3]), "num": args.num,
               "backbone": backbone.name, "backbone_weights_sha256": backbone.weights_sha256, "results": results,
               "machine": machine_info(device), "torch_threads": torch.get_num_threads()}

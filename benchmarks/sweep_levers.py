@@ -12,8 +12,8 @@ SIFID of one pair moves by ~25 % between seeds), to pick what `compare_presets.p
     PYTHONPATH=src python benchmarks/sweep_levers.py --max-size 128 --threads 1 \\
         fast=fast r100=fast:rec_weight=100 lr2=fast:rec_weight=100,lr_g=0.002,lr_d=0.002
 
-Writes benchmarks/results/sweep_levers.json (settings, machine, torch and threads, figures); nothing derived
-from Kvasir besides numbers.
+Writes benchmarks/results/sweep_levers.json (commit and version, settings, machine, torch and threads, figures);
+nothing derived from Kvasir besides numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import singan_seg as ss
 from singan_seg.device import machine_info
 from singan_seg.evaluate import diversity, get_extractor, sifid_pair
 from singan_seg.files import write_json_atomic
+from provenance import portable, provenance
 
 
 def parse_args() -> argparse.Namespace:
@@ -97,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"{name:12s} {row['train_seconds']:6.1f} s  rec SIFID {row['rec_sifid']:6.1f}  SIFID "
               f"{row['sifid']:6.1f}  diversity {row['diversity']:.3f}  rec per scale "
               f"{' '.join(f'{r:.4f}' for r in row['rec_per_scale'])}", flush=True)
-    write_json_atomic(args.out, {"settings": {k: str(v) for k, v in vars(args).items()}, "id": ident,
+    write_json_atomic(args.out, {"provenance": provenance(),
+                                 "settings": {k: str(v) for k, v in portable(vars(args)).items()}, "id": ident,
                                  "machine": machine_info(torch.device("cpu")), "torch": torch.__version__,
                                  "threads": torch.get_num_threads(), "variants": results})
     print(f"wrote {args.out}")

@@ -12,7 +12,8 @@ others finish, so no preset gets a core to itself for part of its run.
 
 Prints per preset the 1-thread time per image (projected; measured with --full), the time per image with one
 worker per core, and the ratio against `paper` (projected against projected, and measured against projected).
-Writes benchmarks/results/throughput.json with machine info and each process's `train_speed.py` result.
+Writes benchmarks/results/throughput.json with the commit, version, machine info and each process's
+`train_speed.py` result.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 
 from singan_seg.device import machine_info
 from singan_seg.files import write_json_atomic
+from provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,8 +83,8 @@ def main() -> int:
         process.kill()
         process.wait()
 
-    results = {"machine": machine_info(torch.device("cpu")) | {"threads": 1}, "workers": len(args.presets),
-               "timed": args.timed,
+    results = {"provenance": provenance(), "machine": machine_info(torch.device("cpu")) | {"threads": 1},
+               "workers": len(args.presets), "timed": args.timed,
                "presets": {name: json.loads(path.read_text()) for name, path in outputs.items()}}
     per_image = {name: r["presets"][name] for name, r in results["presets"].items()}
     paper = per_image.get("paper", {}).get("projected_seconds")

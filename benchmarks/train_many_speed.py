@@ -15,7 +15,7 @@ the total assumes it is representative (Kvasir images are resized to the same lo
     .venv/bin/python benchmarks/train_many_speed.py --device cuda --preset fast --ks 1 4 16 32 64 128
 
 Results are printed and merged into benchmarks/results/train_many_speed.json (one entry per device, preset and
-size) with machine info, torch version and thread count.
+size) with the commit, version, machine info, torch version and thread count.
 """
 
 from __future__ import annotations
@@ -29,16 +29,17 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from provenance import provenance
 
 import singan_seg as ss
+from singan_seg.data.tensors import build_reals
 from singan_seg.device import machine_info, resolve_device
 from singan_seg.files import write_json_atomic
 from singan_seg.model.networks import CHANNELS
 from singan_seg.model.pyramid import compute_pyramid
-from singan_seg.model.singan import randn, seeded_generator
-from singan_seg.progress import TrainProgress
-from singan_seg.train import build_reals
-from singan_seg.train_many import FusedModels, train_scale_many
+from singan_seg.rng import randn, seeded_generator
+from singan_seg.training.many import FusedModels, train_scale_many
+from singan_seg.training.progress import TrainProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 KVASIR = ROOT.parent / "shared" / "data" / "kvasir-seg"
@@ -169,9 +170,10 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results" / "train_many_speed.json"
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[f"{device.type}-{args.preset}{'-fp32' if args.fp32 else ''}-{cfg.max_size}"] = {
-        "image": source, "preset": args.preset, "config": cfg.to_dict(), "shapes": [list(s) for s in shapes],
-        "iters": iters, "timed_iterations": args.timed, "machine": machine_info(device), "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "by_k": {str(k): r for k, r in rows.items()},
+        "provenance": provenance(), "image": source, "preset": args.preset, "config": cfg.to_dict(),
+        "shapes": [list(s) for s in shapes], "iters": iters, "timed_iterations": args.timed,
+        "machine": machine_info(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "by_k": {str(k): r for k, r in rows.items()},
         "kvasir_buckets": buckets, "kvasir_projection": {str(k): p for k, p in projection.items()},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json_atomic(out, results)

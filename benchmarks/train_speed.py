@@ -1,7 +1,7 @@
 """Training speed per scale: `paper` vs `fast` (and any other preset) side by side, in one run.
 
 For each preset, trains a few timed iterations at every scale of one Kvasir-SEG pair (after one warm-up
-iteration per scale; `singan_seg.estimate` separates a scale's set-up from its iterations), reports ms per
+iteration per scale; `singan_seg.training.estimate` separates a scale's set-up from its iterations), reports ms per
 iteration at each scale, projects the full training time per image from the preset's own iteration counts,
 and prints the speed ratio against `paper`. The projection is labelled as such; `--full fast` also runs the
 named presets for real and reports the measured time.
@@ -9,7 +9,7 @@ named presets for real and reports the measured time.
     .venv/bin/python benchmarks/train_speed.py                       # paper vs fast, 2 timed iterations/scale
     .venv/bin/python benchmarks/train_speed.py --presets paper fast --full fast
 
-Results are printed and saved to benchmarks/results/train_speed.json with machine info.
+Results are printed and saved to benchmarks/results/train_speed.json with the commit, version and machine info.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from provenance import provenance
+
 import singan_seg as ss
 from singan_seg.device import machine_info, resolve_device
-from singan_seg.estimate import measure_training_cost
 from singan_seg.files import write_json_atomic
+from singan_seg.training import measure_training_cost
 
 ROOT = Path(__file__).resolve().parents[1]
 KVASIR = ROOT.parent / "shared" / "data" / "kvasir-seg"
@@ -46,7 +48,8 @@ def main() -> int:
         return 1
     device = resolve_device(args.device)
     pair = ss.load_pair(KVASIR / "images" / f"{args.id}.jpg", KVASIR / "masks" / f"{args.id}.jpg")
-    results = {"image": args.id, "machine": machine_info(device), "timed": args.timed, "presets": {}}
+    results = {"provenance": provenance(), "image": args.id, "machine": machine_info(device), "timed": args.timed,
+               "presets": {}}
     configs = {name: ss.get_preset(name, max_size=args.max_size) for name in args.presets}
     for text in args.variant:
         name, _, spec = text.partition("=")
