@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from PIL import Image
 
 import singan_seg as ss
-from singan_seg.pipeline.backends import usable_cores
+from singan_seg.threads import free_cores
 
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
@@ -39,11 +40,16 @@ def run_cli(*args, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+# One thread count for the whole session keeps float reductions (and so bit-identity checks) stable; never more
+# threads than cores free when the session starts, since a team of threads on a busy core waits for its time
+# slices (`taskset -c 0 pytest`, or another job on the machine, runs the suite with one).
+SESSION_THREADS = min(2, free_cores())
+os.environ["SINGAN_SEG_THREADS"] = str(SESSION_THREADS)  # the same count in the commands tests start
+
+
 @pytest.fixture(autouse=True)
 def _fixed_threads():
-    # A fixed count keeps float reductions (and so bit-identity checks) stable; never more threads than cores
-    # we may use, since oversubscribed OpenMP threads spin (`taskset -c 0 pytest` runs with one).
-    torch.set_num_threads(min(2, usable_cores()))
+    torch.set_num_threads(SESSION_THREADS)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,10 @@ from importlib import import_module
 
 __version__ = "0.12.0"
 
+from .threads import configure_openmp  # noqa: E402
+
+configure_openmp()  # idle OpenMP threads sleep: set before anything below imports torch (threads.py says why)
+
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
 from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
@@ -26,6 +30,13 @@ from .model import SinGANSeg, compute_pyramid  # noqa: E402
 from .sampling import Samples, generate, sample, write_samples  # noqa: E402
 from .style import style_samples_dir, transfer_style  # noqa: E402
 from .training import ManyResult, train, train_many  # noqa: E402
+
+
+def use_free_cores() -> int:
+    """Give torch the cores other processes leave free (what every command does at start); returns the count."""
+    from .threads import apply_thread_policy
+
+    return apply_thread_policy()
 
 
 def load(model_dir, device: str = "auto") -> SinGANSeg:
@@ -51,5 +62,6 @@ def __getattr__(name: str):
 __all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
            "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
-           "transfer_style", "train", "train_many", "ManyResult", "load", "PatchNNConfig", "generate_patchnn",
+           "transfer_style", "train", "train_many", "ManyResult", "load", "use_free_cores", "PatchNNConfig",
+           "generate_patchnn",
            *sorted(_LAZY)]

@@ -1,5 +1,5 @@
 """`python -m singan_seg.cli ...`: the same as the `singan-seg` command."""
 
-from .app import main
+from . import main
 
 main()
