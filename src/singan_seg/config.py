@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import numbers
 from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any
@@ -83,6 +85,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # types first: a wrong type is named, not a TypeError further down
+            object.__setattr__(self, f.name, check_setting_type(f.name, getattr(self, f.name), f.type))
         positive_ints = ("max_size", "min_size", "num_layers", "kernel_size", "base_channels", "max_channels",
                          "channels_double_every", "iters_per_scale", "d_steps", "g_steps", "gp_every")
         for name in positive_ints:
@@ -171,8 +175,40 @@ class TrainConfig:
         return settings_from_dict(cls, _without_retired(values), "training")
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some values changed; `None` values are ignored (handy for optional CLI flags)."""
+        """A copy with some values changed; `None` values are ignored (handy for optional CLI flags: to set an
+        optional setting such as noise_amp_finest to None, use `dataclasses.replace` or `--set KEY=null`)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# What each annotation of TrainConfig accepts (checked in __post_init__, so the Python API is as safe as --set).
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+               "float | None": "a number or null"}
+
+
+def check_setting_type(name: str, value: Any, annotation: str) -> Any:
+    """`value` as setting `name` of type `annotation` ("int", "float", "bool", "str", "float | None") takes it:
+    ints stay ints (a bool is not one), a float setting takes an int (as a float), None only where the type
+    allows it, and numbers must be finite. A wrong type raises a one-line InputError naming the setting."""
+    optional = annotation.endswith("| None")
+    base = annotation.removesuffix("| None").strip()
+    if value is None and optional:
+        return None
+    ok = False
+    if value is None or isinstance(value, bool):
+        ok = value is not None and base == "bool"
+    elif base == "int":
+        ok = isinstance(value, numbers.Integral)
+        value = int(value) if ok else value
+    elif base == "float":
+        ok = isinstance(value, numbers.Real) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif base == "str":
+        ok = isinstance(value, str)
+    if not ok:
+        expected = _TYPE_NAMES.get(annotation, annotation)
+        shown = "null" if value is None else json.dumps(value) if isinstance(value, bool) else repr(value)
+        raise InputError(f"{name} should be {expected}, got {shown}")
+    return value
 
 
 SAMPLING_SETTINGS = ("sample_variation",)  # saved with the model, used only when sampling from it
@@ -279,12 +315,14 @@ DEFAULT_PRESET = "fast"
 
 def get_preset(name: str, changes: Sequence[str] = (), **overrides: Any) -> TrainConfig:
     """The named preset with `overrides` (None values ignored), then `changes` applied: "KEY=VALUE" texts as
-    given to `--set` (values are JSON, else strings; misspelt names are refused)."""
+    given to `--set` (values are JSON, else strings, each checked against its setting's type; `KEY=null` sets an
+    optional setting to None; misspelt names are refused)."""
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InputError(f"unknown preset {name!r}{hint}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name].replace(**overrides).replace(**_parse_changes(changes))
+    # not .replace(): `--set noise_amp_finest=null` must really set None
+    return dataclasses.replace(PRESETS[name].replace(**overrides), **_parse_changes(changes))
 
 
 def config_from_spec(spec: str, **overrides: Any) -> TrainConfig:
@@ -294,16 +332,31 @@ def config_from_spec(spec: str, **overrides: Any) -> TrainConfig:
 
 
 def _parse_changes(changes: Sequence[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` texts as settings, each value checked against its setting's type: JSON values (numbers,
+    true/false, null), or the text itself for a string setting; one line naming the setting, value and type."""
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
     values: dict[str, Any] = {}
+    unknown = []
     for item in filter(None, (part.strip() for part in changes)):
         key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
         if not sep or not key:
             raise InputError(f"bad setting {item!r}; expected KEY=VALUE")
+        if key not in types:
+            unknown.append(key)
+            continue
         try:
-            values[key] = json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            values[key] = text
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+            value = text
+        if types[key] == "str" and value is not None and not isinstance(value, str):
+            value = text  # norm=1 is the text "1" (refused by the setting's own check), not the number
+        if isinstance(value, float) and not math.isfinite(value):
+            value = text  # NaN / Infinity: JSON extensions Python accepts; no setting takes them
+        try:
+            values[key] = check_setting_type(key, value, types[key])
+        except InputError as exc:
+            raise InputError(f"--set {key}={text}: {exc.problem}") from None
     if unknown:
-        raise InputError(f"unknown training settings {unknown}")
+        raise InputError(f"unknown training settings {sorted(set(unknown))}")
     return values

@@ -72,30 +72,97 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 
 
 def replace_dir(staging: Path, final: Path) -> None:
-    """Move a fully written staging directory onto `final`, replacing what was there."""
-    if final.exists():
+    """Move a fully written staging directory onto `final`, replacing what was there (a folder or a file).
+
+    The old `final` is moved aside first and removed only once the new one is in place; if that fails, the old
+    one is put back, so an error never loses it."""
+    final = Path(os.path.abspath(final))
+    if final.exists() or final.is_symlink():
         trash = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, trash)
-        os.replace(staging, final)
-        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.replace(staging, final)
+        except BaseException:
+            os.replace(trash, final)
+            raise
+        _remove(trash)
     else:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, final)
 
 
+def _remove(path: Path) -> None:
+    """Remove a file, link or folder tree, best effort (a leftover is harmless, but should not be left)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 @contextlib.contextmanager
 def staging_dir(final: str | Path) -> Iterator[Path]:
-    """Yield an empty directory beside `final`; on success it replaces `final`, on failure it is removed."""
-    final = Path(final)
+    """Yield an empty directory beside `final`; on success it replaces `final`, on failure it is removed (with
+    any parent folders it had to create), so a failed write leaves nothing behind."""
+    final = Path(os.path.abspath(final))  # "." or "x/..": a real name, so the staging folder lies beside it
+    if not final.name:
+        raise InputError("not a folder that can be written (it has no name)", final)
+    created = _first_missing(final.parent)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
         yield staging
         os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes an owner-only directory; give what mkdir would have
         replace_dir(staging, final)
+    except BaseException:
+        _remove_created(final.parent, created, keep=staging)
+        raise
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (what mkdir(parents=True) creates)."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _remove_created(folder: Path, created: Path | None, keep: Path | None) -> None:
+    """After a failure, remove the empty folders from `folder` up to `created` (those a writer made itself)."""
+    if created is None:
+        return
+    if keep is not None and keep.exists():
+        shutil.rmtree(keep, ignore_errors=True)
+    for path in (folder, *folder.parents):
+        with contextlib.suppress(OSError):
+            path.rmdir()  # only empty folders go
+        if path == created:
+            break
+
+
+def refuse_overlap(out: str | Path, inputs: dict[str, str | Path | None], option: str = "--out") -> None:
+    """Refuse an output folder that is, holds or lies inside one of its `inputs` ({what: path}): writing it
+    would replace (or write into) what it is made from. One line naming the output, the option and the input."""
+    out_real = Path(out).resolve()
+    for what, path in inputs.items():
+        if path is None:
+            continue
+        real = Path(path).resolve()
+        if out_real == real:
+            problem = f"{option} is the {what} itself; writing it would replace its own input"
+        elif out_real in real.parents:
+            problem = f"{option} holds the {what} {path}; writing it would replace its own input"
+        elif real in out_real.parents:
+            problem = f"{option} lies inside the {what} {path}; write the output outside its input"
+        else:
+            continue
+        raise InputError(f"{problem} (choose another folder)", out)
 
 
 # ----------------------------------------------------------------------------------------------------------

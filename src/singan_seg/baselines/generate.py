@@ -15,11 +15,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.samples_dir import write_manifest, write_pair_files
-from ..device import resolve_device
-from ..errors import InputError, OutputExistsError
-from ..files import staging_dir
+from ..data.samples_dir import check_samples_out, write_manifest, write_pair_files
 from ..data.tensors import tensor_to_pairs
+from ..device import resolve_device
+from ..errors import InputError
+from ..files import refuse_overlap, staging_dir
 from ..rng import seeded_generator
 from .checkpoint import WEIGHTS_FILE, load_into, read_meta, read_weights
 from .config import BaselineConfig
@@ -77,10 +77,10 @@ def sample_baseline(model: BaselineModel, num: int, seed: int = 0, first_index: 
 def generate_baseline(model_dir: str | Path, out_dir: str | Path, num: int = 1000, seed: int = 0,
                       device: str | torch.device = "auto", overwrite: bool = False) -> Path:
     """Sample `num` pairs from a baseline model directory into a samples directory (written atomically)."""
-    model = load_baseline(model_dir, device)
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
+    refuse_overlap(out, {"model directory": model_dir})
+    check_samples_out(out, overwrite)
+    model = load_baseline(model_dir, device)
     batch = sample_baseline(model, num, seed)
     images, masks, _ = tensor_to_pairs(batch)
     name = Path(model_dir).resolve().name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from ..errors import SinganSegError
 from . import dataset, evaluate, generate, packs, style, train
@@ -33,12 +34,20 @@ app.add_typer(baseline_app, name="baseline")
 app.add_typer(benchmark_app, name="benchmark")
 
 
+def os_error_line(exc: OSError) -> str:
+    """An OSError as `<path>: <strerror>` on one line (both paths for a rename), or its text where it has none."""
+    where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    return escape(f"{where}: {problem}" if where else " ".join(problem.splitlines()))
+
+
 def main() -> None:
     """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
     try:
         app(standalone_mode=False)
-    except SinganSegError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    except SinganSegError as exc:  # one line, whatever the message holds (newlines, brackets rich would eat)
+        console.print(f"[red]error:[/red] {escape(' '.join(str(exc).splitlines()))}", highlight=False,
+                      soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: work up to the last checkpoint is saved; rerun the command "
@@ -46,6 +55,9 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the last resort for what no command turned into a message: a read-only folder, ...
+        console.print(f"[red]error:[/red] {os_error_line(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         import click
 

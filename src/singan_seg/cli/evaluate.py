@@ -91,7 +91,9 @@ def evaluate_report(
 ) -> None:
     """All metrics in one self-contained HTML report plus a JSON of the numbers."""
     from ..evaluate import evaluate_samples, write_report
+    from ..evaluate.report import check_report_out
 
+    check_report_out(out)  # before any metric runs: a bad --out should not cost minutes of feature extraction
     result = evaluate_samples(samples, real, train_real=train_real, heldout_real=heldout_real,
                               sifid_channels=channels, with_fid=not no_fid, weights=weights, device=device)
     html_path, json_path = write_report(result, out)

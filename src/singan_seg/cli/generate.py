@@ -54,7 +54,11 @@ def generate(
     options = dict(num=num, start_scale=start_scale, seed=seed, height=height, width=width, scale_h=scale_h,
                    scale_w=scale_w, soft_masks=soft_masks, device=device, overwrite=overwrite, variation=variation)
     if pack is not None:
+        from ..files import refuse_overlap
         from ..packs import generate_from_pack
+
+        if "://" not in pack:  # a local pack folder or archive: the output must not replace it
+            refuse_overlap(out, {"pack": pack})
 
         id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
         paths = generate_from_pack(pack, out, ids=id_list, **options)
@@ -62,7 +66,7 @@ def generate(
         return
     if ids is not None:
         raise InputError("--ids needs --pack")
-    path = generate_samples(model_dir, out, **options)
+    path = generate_samples(model_dir, out, progress=True, **options)
     console.print(f"[green]{num} pairs written to {path}[/green]")
 
 
@@ -80,6 +84,9 @@ def _generate_patchnn(model: Path | str | None, image: Path | None, mask: Path |
         raise InputError("--start-scale, --variation, --height/--width and --scale-h/--scale-w are SinGAN options; "
                          "with --method patchnn use --max-size")
     from ..engines.patchnn import PatchNNConfig, generate_patchnn_dir
+    from ..files import refuse_overlap
+
+    refuse_overlap(out, {"image": image, "mask": mask})
 
     config = PatchNNConfig() if max_size is None else PatchNNConfig(max_size=max_size)
     return generate_patchnn_dir(image, mask, out, num=num, seed=seed, config=config, soft_masks=soft_masks,

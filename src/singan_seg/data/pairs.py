@@ -18,14 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import InputError
 from ..files import sha256_file
+from .images import open_image
 
 log = logging.getLogger("singan_seg")
 
 MASK_THRESHOLD = 128
+MIN_SIDE = 8  # px: no generator can learn from (or sample) an image whose shortest side is smaller
+# A mask is expected to hold two values (0 and 255, or 0 and 1) plus compression noise at the edges (Kvasir's JPEG
+# masks stay within 8 of 0 or 255; a quality-20 JPEG of a small mask has ~5 % of pixels further out). A mask with
+# more than GREY_FRACTION of its pixels more than GREY_MARGIN away from both 0 and 255 is probably not a mask (a
+# gradient, a soft probability map, or the image itself): it is still binarised at >= 128, with a warning.
+GREY_MARGIN = 32
+GREY_FRACTION = 0.10
 
 
 @dataclass
@@ -63,19 +71,6 @@ class Pair:
             "foreground_fraction": round(self.foreground_fraction, 6),
             "notes": list(self.notes),
         }
-
-
-def _open(path: Path) -> Image.Image:
-    if not path.exists():
-        raise InputError("file not found", path)
-    if path.is_dir():
-        raise InputError("is a directory, expected an image file", path)
-    try:
-        img = Image.open(path)
-        img.load()  # decode now, so truncated or corrupt files fail here
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InputError(f"cannot read image ({exc.__class__.__name__}: {exc})", path) from None
-    return img
 
 
 def _to_8bit_gray(img: Image.Image) -> np.ndarray:
@@ -121,9 +116,34 @@ def mask_to_bool(img: Image.Image, path: Path | None = None, notes: list[str] | 
         img = img.convert("L")
     if img.mode.startswith("I") or img.mode == "F":
         notes.append(f"{path.name if path else 'mask'}: {img.mode} mask scaled to 8 bits before binarising")
-    if img.mode in ("L", "1"):
-        return binarise_gray(np.asarray(img.convert("L")), path, notes)
-    return binarise_gray(_to_8bit_gray(img), path, notes)
+    gray = np.asarray(img.convert("L")) if img.mode in ("L", "1") else _to_8bit_gray(img)
+    warn_if_not_binary(gray, path)
+    return binarise_gray(gray, path, notes)
+
+
+def grey_fraction(gray: np.ndarray) -> float:
+    """Fraction of an 8-bit gray mask's pixels more than GREY_MARGIN away from both 0 and 255."""
+    gray = np.asarray(gray, dtype=np.int16)
+    return float(((gray > GREY_MARGIN) & (gray < 255 - GREY_MARGIN)).mean()) if gray.size else 0.0
+
+
+def warn_if_not_binary(gray: np.ndarray, path: Path | None = None) -> None:
+    """One-line warning when an 8-bit gray mask has many intermediate grey levels (see GREY_FRACTION)."""
+    if gray.size and gray.max() <= 1:  # a 0/1 label map
+        return
+    fraction = grey_fraction(gray)
+    if fraction > GREY_FRACTION:
+        warnings.warn(f"{path or 'mask'}: does not look like a binary mask: {100 * fraction:.0f} % of its pixels "
+                      f"are grey ({GREY_MARGIN + 1}..{254 - GREY_MARGIN}), not black or white; binarising at gray >= "
+                      f"{MASK_THRESHOLD} anyway (is this the image rather than its mask?)", stacklevel=3)
+
+
+def check_min_size(image: np.ndarray, path: Path | None = None) -> None:
+    """InputError if the image is too small for any generator (shortest side below MIN_SIDE)."""
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise InputError(f"image is only {width}x{height} px; every generator needs at least {MIN_SIDE} px per side "
+                         "(SinGAN-Seg's coarsest scale alone is min_size = 25 px by default)", path)
 
 
 def binarise_gray(gray: np.ndarray, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
@@ -160,8 +180,11 @@ def load_pair(image_path: str | Path, mask_path: str | Path, source_id: str | No
     """Read, convert and validate an image/mask pair from files."""
     image_path, mask_path = Path(image_path), Path(mask_path)
     notes: list[str] = []
-    image = image_to_rgb(_open(image_path), image_path, notes)
-    mask = mask_to_bool(_open(mask_path), mask_path, notes)
+    with open_image(image_path, "image") as image_file:
+        image = image_to_rgb(image_file, image_path, notes)
+    check_min_size(image, image_path)
+    with open_image(mask_path, "mask") as mask_file:
+        mask = mask_to_bool(mask_file, mask_path, notes)
     check_pair_arrays(image, mask, image_path.name, mask_path, allow_empty_mask)
     for note in notes:
         log.info(note)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError
+from ..errors import InputError, OutputExistsError
 from ..files import atomic_path, sha256_bytes, sha256_file, write_text_atomic
+from .images import read_gray, read_rgb
 
 # Columns every manifest starts with; steps such as style transfer append their own after these.
 MANIFEST_COLUMNS = ["stem", "image", "mask", "image_sha256", "mask_sha256", "height", "width",
@@ -71,13 +73,47 @@ def write_manifest(path: Path, rows: Iterable[dict]) -> None:
 
 
 def read_manifest_rows(manifest: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of a manifest.csv, refusing one that lacks any of the `required` columns."""
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"manifest lacks columns {missing}", manifest)
-        return list(reader)
+    """The rows of a manifest.csv, refusing one that lacks any of the `required` columns, that is not UTF-8 text
+    or not CSV, or that has a row too short to hold every required column (a truncated file)."""
+    manifest = Path(manifest)
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as handle:  # -sig: accept a BOM (Excel writes one)
+            reader = csv.DictReader(handle)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"manifest lacks columns {missing}", manifest)
+            rows = []
+            for row in reader:
+                short = [c for c in required if row.get(c) is None]
+                if short:
+                    given = sum(row.get(c) is not None for c in reader.fieldnames)
+                    raise InputError(f"line {reader.line_num}: row has no {short[0]!r} value (only {given} of "
+                                     f"{len(reader.fieldnames)} columns; truncated or malformed row?)", manifest)
+                rows.append(row)
+            return rows
+    except UnicodeDecodeError as exc:
+        raise InputError(f"manifest is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                         "save it as UTF-8 CSV", manifest) from None
+    except csv.Error as exc:
+        raise InputError(f"manifest is not a readable CSV file ({exc})", manifest) from None
+    except IsADirectoryError:
+        raise InputError("manifest is a directory, expected a CSV file", manifest) from None
+    except FileNotFoundError:
+        raise InputError("manifest not found", manifest) from None
+    except OSError as exc:
+        raise InputError(f"cannot read manifest ({exc.__class__.__name__}: {exc.strerror or exc})", manifest) from None
+
+
+def manifest_file(directory: Path, row: dict[str, str], column: str, manifest: Path, line: int) -> Path:
+    """DIR / row[column], refusing an empty value and a path that leaves DIR (absolute, or with ..)."""
+    name = row.get(column) or ""
+    if not name.strip():
+        raise InputError(f"line {line}: the {column!r} column is empty (truncated or malformed row?)", manifest)
+    relative = Path(name)
+    if relative.is_absolute() or relative.drive or ".." in relative.parts:
+        raise InputError(f"line {line}: {column} path {name!r} points outside the folder; manifest paths must be "
+                         "relative to it", manifest)
+    return directory / relative
 
 
 def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str, str]]:
@@ -92,22 +128,22 @@ def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str,
     if not manifest.is_file():
         raise InputError("not a samples directory: no manifest.csv", directory)
     rows = read_manifest_rows(manifest, ("stem", "image", "mask"))
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
         for column in ("image", "mask"):
-            file = directory / row[column]
+            file = manifest_file(directory, row, column, manifest, line)
             if not file.is_file():
-                raise InputError(f"manifest lists {row[column]} but the file is missing", manifest)
+                raise InputError(f"line {line}: manifest lists {row[column]} but the file is missing", manifest)
             expected = row.get(f"{column}_sha256")
             if verify and expected and sha256_file(file) != expected:
-                raise InputError(f"{row[column]} does not match its sha256 in the manifest", manifest)
+                raise InputError(f"line {line}: {row[column]} does not match its sha256 in the manifest", manifest)
     return rows
 
 
 def load_sample(directory: str | Path, row: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """The (H, W, 3) uint8 image and (H, W) bool mask of one manifest row."""
     directory = Path(directory)
-    image = np.asarray(Image.open(directory / row["image"]).convert("RGB"))
-    mask = np.asarray(Image.open(directory / row["mask"]).convert("L")) >= 128
+    image = read_rgb(directory / row["image"], "image")
+    mask = read_gray(directory / row["mask"], "mask") >= 128
     return image, mask
 
 
@@ -115,3 +151,26 @@ def save_png(path: Path, array: np.ndarray) -> None:
     """Write one PNG atomically."""
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
+
+
+def check_samples_out(out_dir: str | Path, overwrite: bool) -> None:
+    """Refuse an output that cannot become a samples directory: the current folder or one holding it, a file,
+    a folder with files (unless `overwrite`), or a folder that is not a samples directory even with `overwrite`
+    (it would be deleted)."""
+    out = Path(out_dir)
+    absolute, cwd = Path(os.path.abspath(out)), Path.cwd()
+    if not absolute.name or absolute == cwd or absolute in cwd.parents:
+        raise InputError("the output folder would replace the current folder (or one holding it); give a new "
+                         "folder, e.g. --out samples", out)
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not out.is_dir():
+        raise InputError("output path exists and is not a directory (--overwrite replaces only a samples "
+                         "directory)", out)
+    if not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
+    if not (out / "manifest.csv").is_file():
+        raise OutputExistsError(out, "files that are not a samples directory (no manifest.csv)",
+                                "--overwrite replaces only a samples directory; choose a new or empty directory")

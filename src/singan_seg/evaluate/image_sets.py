@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from ..data import images as image_files
 from ..data.samples_dir import read_manifest
 from ..errors import InputError
 
@@ -31,6 +31,7 @@ class ImageSet:
     image_paths: list[Path]
     mask_paths: list[Path | None]
     rows: list[dict] = field(default_factory=list)
+    single_file: bool = False  # given as one image file (not a folder)
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -49,19 +50,13 @@ class ImageSet:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"cannot read image ({exc.__class__.__name__})", path) from None
+    """(H, W, 3) uint8 of an image file; unreadable or over-sized files are one-line InputErrors."""
+    return image_files.read_rgb(path, "image")
 
 
 def read_mask(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L")) >= MASK_THRESHOLD
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"cannot read mask ({exc.__class__.__name__})", path) from None
+    """(H, W) bool of a mask file, gray >= 128."""
+    return image_files.read_gray(path, "mask") >= MASK_THRESHOLD
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -72,11 +67,7 @@ def _check_modes(paths: list[Path]) -> None:
     """All images of a set must share one mode (e.g. all RGB): mixing grayscale and colour skews features."""
     first_mode = None
     for path in paths:
-        try:
-            with Image.open(path) as im:
-                mode = im.mode
-        except (UnidentifiedImageError, OSError):
-            raise InputError("not a readable image", path) from None
+        mode = image_files.image_mode(path)  # reads the header only; refuses unreadable and over-sized files
         if first_mode is None:
             first_mode, first_path = mode, path
         elif mode != first_mode:
@@ -88,7 +79,8 @@ def load_image_set(path: str | Path, check_modes: bool = True) -> ImageSet:
     """Index the images (and masks) under `path`; raise a one-line InputError for empty or mixed sets."""
     path = Path(path)
     if path.is_file():
-        return ImageSet(path.parent, [path.stem], [path], [None])
+        image_files.image_mode(path)  # refuse an unreadable or over-sized file now, before any network runs
+        return ImageSet(path.parent, [path.stem], [path], [None], single_file=True)
     if not path.is_dir():
         raise InputError("image folder or file not found", path)
     if (path / "manifest.csv").is_file():

@@ -14,6 +14,7 @@ the pictures of the closest pairs are the evidence to look at.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from PIL import Image
 from scipy.stats import mannwhitneyu
 from skimage.metrics import structural_similarity
 
+from ..errors import InputError
 from .fid import set_features
 from .image_sets import ImageSet, load_image_set
 from .inception import get_extractor
@@ -80,6 +82,27 @@ class PrivacyAudit:
                                   for i in self.closest()]}
 
 
+def check_heldout(train: ImageSet, held: ImageSet) -> None:
+    """InputError if held-out images are files of the training set (e.g. the same folder given twice): each would
+    be at distance 0 from itself, and the AUC and memorisation score would be meaningless (AUC 0)."""
+    train_files = {p.resolve() for p in train.image_paths}
+    shared = [p for p in held.image_paths if p.resolve() in train_files]
+    if shared:
+        what = ("is the training set" if len(shared) == len(held) else
+                f"shares {len(shared)} of its {len(held)} images with the training set (e.g. {shared[0].name})")
+        raise InputError(f"the held-out set {what}; held-out images must be real images NOT used for training "
+                         "(e.g. another fold)", held.root)
+
+
+def warn_if_heldout_copies(held_distances: np.ndarray, held: ImageSet) -> None:
+    """One-line warning when held-out images are (near-)identical copies of training images."""
+    copies = int(np.sum(held_distances < 1e-3))
+    if copies:
+        warnings.warn(f"{held.root}: {copies} of {len(held)} held-out images are identical to training images "
+                      "(feature distance 0); the membership AUC and memorisation score are not meaningful",
+                      stacklevel=3)
+
+
 def privacy_audit(samples: str | Path | ImageSet, train_real: str | Path | ImageSet,
                   heldout_real: str | Path | ImageSet, k: int = 3, weights: str | Path | None = None,
                   device: str = "cpu", progress: bool = True) -> PrivacyAudit:
@@ -93,12 +116,14 @@ def privacy_audit(samples: str | Path | ImageSet, train_real: str | Path | Image
         weights, device, progress: as for `fid`.
     """
     sets = [x if isinstance(x, ImageSet) else load_image_set(x) for x in (samples, train_real, heldout_real)]
+    check_heldout(sets[1], sets[2])
     extractor = get_extractor(None if weights is None else str(weights), str(device))
     syn, train, held = (set_features(s, extractor, progress=progress, label=f"privacy {name}")
                         for s, name in zip(sets, ("synthetic", "train", "held-out")))  # (N, 2048) each
     k = min(k, len(train))
     neighbours, distances = nearest(syn, train, k)
     held_d = nearest(held, train, 1)[1][:, 0]
+    warn_if_heldout_copies(held_d, sets[2])
     train_images = {int(j): sets[1].image(int(j)) for j in np.unique(neighbours)}
     ssims = np.array([[ssim(sets[0].image(i), train_images[int(j)]) for j in neighbours[i]] for i in range(len(syn))])
     return PrivacyAudit(sets[0].stems, sets[1].stems, neighbours, distances, ssims, held_d,

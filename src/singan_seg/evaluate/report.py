@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ..files import write_json_atomic, write_text_atomic  # noqa: E402
+from ..errors import InputError  # noqa: E402
+from ..files import atomic_path  # noqa: E402
 from ..preview import contact_sheet  # noqa: E402
 from .masks import BIN_EDGES  # noqa: E402
 from .suite import Evaluation  # noqa: E402
@@ -121,16 +122,63 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}i
          "figure{display:inline-block;margin:4px}figcaption{font-size:12px}.notes{color:#a60}")
 
 
-def write_report(ev: Evaluation, out: str | Path) -> tuple[Path, Path]:
-    """Write OUT (HTML) and OUT with .json (all numbers), atomically; return both paths."""
+REPORT_TITLE = "<title>singan-seg evaluation</title>"
+REPORT_SUFFIXES = (".html", ".htm")
+
+
+def _is_report_json(path: Path) -> bool:
+    try:
+        numbers = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(numbers, dict) and {"samples", "real", "n_samples"} <= numbers.keys()
+
+
+def check_report_out(out: str | Path) -> tuple[Path, Path]:
+    """(HTML, JSON) paths a report at `out` writes; InputError for a folder, a name that is not .html, or an
+    existing file that is not an earlier report (a rerun replaces its own report, never anything else)."""
     out = Path(out)
+    json_path = out.with_suffix(".json")
+    if out.is_dir():
+        raise InputError(f"is a directory; --out takes the HTML file to write, e.g. {out / 'report.html'}", out)
+    if out.suffix.lower() not in REPORT_SUFFIXES:
+        raise InputError("the report is an HTML file: give --out a name ending in .html (the numbers are written "
+                         "beside it, with .json)", out)
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError("is a file, so the report cannot be written inside it", parent)
+    if json_path.is_dir():
+        raise InputError("is a directory; the report's numbers are written to this name (choose another --out)",
+                         json_path)
+    if out.exists():
+        try:
+            with open(out, "rb") as handle:
+                head = handle.read(4096)
+        except OSError as exc:
+            raise InputError(f"cannot read the existing file ({exc.strerror or exc})", out) from None
+        if REPORT_TITLE.encode() not in head:
+            raise InputError("exists and is not a singan-seg report; refusing to overwrite it (choose another --out)",
+                             out)
+    if json_path.exists() and not _is_report_json(json_path):
+        raise InputError("exists and is not a singan-seg report's numbers; refusing to overwrite it (choose "
+                         "another --out)", json_path)
+    return out, json_path
+
+
+def write_report(ev: Evaluation, out: str | Path) -> tuple[Path, Path]:
+    """Write OUT (HTML) and OUT with .json (all numbers), atomically; return both paths.
+
+    OUT must end in .html and may only replace an earlier report (see `check_report_out`).
+    """
+    out, json_path = check_report_out(out)
     numbers = ev.to_dict()
     body = "".join(section(ev) for section in (_samples_section, _metrics_section, _masks_section, _privacy_section))
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>singan-seg evaluation</title>"
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{REPORT_TITLE}"
             f"<style>{STYLE}</style></head><body><h1>singan-seg evaluation</h1><p>Samples: "
             f"{html.escape(str(ev.samples.root))}; real: {html.escape(str(ev.real.root))}</p>{body}"
             f"<h2>All numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1)[:20000])}</pre></body></html>")
-    write_text_atomic(out, page)
-    json_path = out.with_suffix(".json")
-    write_json_atomic(json_path, numbers)
+    # both files are written in full beside their targets first, then renamed: never one new and one old
+    with atomic_path(json_path) as json_tmp, atomic_path(out) as html_tmp:
+        json_tmp.write_text(json.dumps(numbers, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        html_tmp.write_text(page, encoding="utf-8")
     return out, json_path

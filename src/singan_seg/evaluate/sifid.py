@@ -64,17 +64,21 @@ class SifidResult:
 
 
 def _source_of(samples: ImageSet, i: int, real: ImageSet) -> int:
-    """Index in `real` of sample i's source: the only real image, or the one whose stem is its source_id."""
-    if len(real) == 1:
+    """Index in `real` of sample i's source: the real image given as a single file, or the one of a real folder
+    whose stem is the sample's source_id (a folder is never assumed to hold the source: it must say so by name)."""
+    if real.single_file:
         return 0
     source = samples.rows[i].get("source_id", "") if samples.rows else ""
     if not source:
-        raise InputError(f"sample {samples.stems[i]} has no source_id in its manifest; pass the real image as a "
-                         "single file instead of a folder", samples.root / "manifest.csv")
+        where = samples.root / "manifest.csv" if samples.rows else samples.root
+        raise InputError(f"sample {samples.stems[i]} has no source_id (a manifest column) naming its real image; "
+                         "pass the real image as a single file instead of a folder", where)
     j = real.index(source)
     if j is None:
-        raise InputError(f"no real image with stem {source!r} (source_id of sample {samples.stems[i]}) in "
-                         "the real folder", real.root)
+        shown = ", ".join(real.stems[:3]) + (", ..." if len(real) > 3 else "")
+        raise InputError(f"no real image with stem {source!r} (source_id of sample {samples.stems[i]}) in the real "
+                         f"folder (it holds {shown}); pass the right folder, or the source image as a single file",
+                         real.root)
     return j
 
 
@@ -84,15 +88,16 @@ def sifid(samples: str | Path | ImageSet, real: str | Path | ImageSet, channels:
 
     Args:
         samples: a samples dir (its manifest's source_id names each sample's real image) or an image folder.
-        real: one real image file, or a real folder (flat or images/) whose stems match the source_ids.
+        real: one real image file (every sample is scored against it), or a real folder (flat or images/) in
+            which every sample's source_id must be the stem of an image.
         channels: 192 (reference) or 64.
         weights: user copy of the Inception TorchScript; device: torch device; progress: progress bar.
     """
     samples = samples if isinstance(samples, ImageSet) else load_image_set(samples)
     real = real if isinstance(real, ImageSet) else load_image_set(real)
     layer = _check_channels(channels)
+    sources = [_source_of(samples, i, real) for i in range(len(samples))]  # fail fast, before any network loads
     extractor = get_extractor(None if weights is None else str(weights), str(device))
-    sources = [_source_of(samples, i, real) for i in range(len(samples))]  # fail fast, before any network run
     real_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     values, names = {}, {}
     for i in track(range(len(samples)), description="SIFID", disable=not progress, transient=True):

@@ -6,10 +6,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InputError
 from .fid import FewImagesWarning, FidResult, fid
 from .image_sets import ImageSet, load_image_set
 from .masks import MaskStats, mask_statistics
-from .privacy import PrivacyAudit, privacy_audit
+from .privacy import PrivacyAudit, check_heldout, privacy_audit
 from .sifid import SifidResult, sifid
 
 
@@ -48,6 +49,16 @@ def evaluate_samples(samples: str | Path, real: str | Path, train_real: str | Pa
         weights, device, progress: as for `fid`.
     """
     samples_set, real_set = load_image_set(samples), load_image_set(real)
+    if heldout_real is not None:  # fail fast: before SIFID and FID run the network
+        train_set = load_image_set(train_real) if train_real is not None else real_set
+        heldout_set = load_image_set(heldout_real)
+        check_heldout(train_set, heldout_set)
+    if with_fid:
+        for images, name in ((real_set, "real"), (samples_set, "samples")):
+            if len(images) < 2:
+                raise InputError(f"FID needs at least 2 images per set, the {name} set has {len(images)}; skip FID "
+                                 "with --no-fid (with_fid=False): SIFID, masks and privacy need no more",
+                                 images.image_paths[0] if images.single_file else images.root)
     result = Evaluation(samples_set, real_set)
     result.sifid = sifid(samples_set, real_set, sifid_channels, weights, device, progress)
     if with_fid:
@@ -62,8 +73,8 @@ def evaluate_samples(samples: str | Path, real: str | Path, train_real: str | Pa
     else:
         result.notes.append("mask statistics skipped: the real set has no masks/ folder")
     if heldout_real is not None:
-        result.train_real = load_image_set(train_real) if train_real is not None else real_set
-        result.privacy = privacy_audit(samples_set, result.train_real, heldout_real, weights=weights,
+        result.train_real = train_set
+        result.privacy = privacy_audit(samples_set, train_set, heldout_set, weights=weights,
                                        device=device, progress=progress)
     else:
         result.notes.append("privacy audit skipped: no held-out real images given")

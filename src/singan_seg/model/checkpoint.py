@@ -8,6 +8,8 @@ point: a directory whose config.json verifies is a consistent checkpoint.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,18 +87,103 @@ def save_model(model_dir: str | Path, model: SinGANSeg, discriminator: ScaleDisc
 
 
 def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
-    """config.json after checking it is ours and not from a newer format."""
-    return read_versioned_json(model_dir, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, "model directory")
+    """config.json after checking it is ours, not from a newer format, and that every field loading reads is
+    there with the right type (a damaged or hand-edited file gives one line naming the field)."""
+    meta = read_versioned_json(model_dir, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, "model directory")
+    path = Path(model_dir) / CONFIG_FILE
+    check_model_meta(meta, path)
+    complete = _field(meta, "complete", bool, path)
+    if complete != (meta["trained_scales"] == len(meta["pyramid"]["shapes"])):
+        raise CheckpointError(f"field 'complete' is {str(complete).lower()} but {meta['trained_scales']} of "
+                              f"{len(meta['pyramid']['shapes'])} scales are trained (a damaged or edited file)", path)
+    weights = _field(meta, "weights", dict, path)
+    name = _field(weights, "file", str, path, "weights.file")
+    if name in ("", ".", "..") or "/" in name or "\\" in name or name.startswith("~"):
+        raise CheckpointError(f"field 'weights.file' should be a plain file name inside the model folder, got "
+                              f"{name!r}", path)
+    digest = _field(weights, "sha256", str, path, "weights.sha256")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise CheckpointError(f"field 'weights.sha256' is not a sha256 hex digest: {digest[:80]!r}", path)
+    if _field(weights, "bytes", int, path, "weights.bytes") < 0:
+        raise CheckpointError("field 'weights.bytes' is negative", path)
+    if "inputs" in meta:
+        _field(meta, "inputs", dict, path)
+    try:
+        TrainConfig.from_dict(meta["config"])
+    except InputError as exc:  # a setting of the wrong type, unknown to this version, or retired
+        raise CheckpointError(f"field 'config': {exc.problem}", path) from None
+    return meta
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "an object",
+               list: "a list"}
+
+
+def _field(meta: dict[str, Any], key: str, kind: type, path: Path, name: str | None = None) -> Any:
+    """meta[key], refusing a missing field or one of the wrong type (bools are not integers, ints are numbers)."""
+    name = name or key
+    if key not in meta:
+        raise CheckpointError(f"lacks the field {name!r} (a damaged or hand-edited file)", path)
+    value = meta[key]
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise CheckpointError(f"field {name!r} should be {_TYPE_WORDS[kind]}, got {_short(value)}", path)
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_model_meta(meta: Any, path: Path) -> None:
+    """Check the architecture part of a model's metadata (`model_meta`: what `model_from_bytes` reads), from a
+    config.json or a pack entry named `path` in errors: one line naming the first bad field."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"model metadata should be an object, got {_short(meta)}", path)
+    _field(meta, "config", dict, path)
+    pyramid = _field(meta, "pyramid", dict, path)
+    shapes = _field(pyramid, "shapes", list, path, "pyramid.shapes")
+    if not shapes or not all(isinstance(s, list) and len(s) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in s) for s in shapes):
+        raise CheckpointError(f"field 'pyramid.shapes' should be a non-empty list of [height, width] pairs of "
+                              f"positive integers, got {_short(shapes)}", path)
+    if "widths" in pyramid:
+        widths = _field(pyramid, "widths", list, path, "pyramid.widths")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in widths):
+            raise CheckpointError(f"field 'pyramid.widths' should list positive integers, got {_short(widths)}",
+                                  path)
+    trained = _field(meta, "trained_scales", int, path)
+    if not 0 <= trained <= len(shapes):
+        raise CheckpointError(f"field 'trained_scales' is {trained}, outside 0..{len(shapes)} (the pyramid's "
+                              "scales)", path)
+    amps = _field(meta, "noise_amps", list, path)
+    if len(amps) != trained or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
+                                       and math.isfinite(a) for a in amps):
+        raise CheckpointError(f"field 'noise_amps' should list {trained} numbers (one per trained scale), got "
+                              f"{_short(amps)}", path)
+    for key in ("has_reconstruction_noise", "has_discriminator"):
+        if key in meta:
+            _field(meta, key, bool, path)
 
 
 def load_model(model_dir: str | Path, device: torch.device | str = "cpu", require_complete: bool = True,
                with_discriminator: bool = False) -> tuple[SinGANSeg, dict[str, Any], ScaleDiscriminator | None]:
-    """Rebuild a model from its directory, verifying the weights' checksum and every tensor's shape."""
+    """Rebuild a model from its directory, verifying the weights' size, checksum and every tensor's shape."""
     model_dir = Path(model_dir)
     meta = read_model_meta(model_dir)
     weights_path = model_dir / meta["weights"]["file"]
     if not weights_path.is_file():
         raise CheckpointError(f"weights file {meta['weights']['file']} is missing", model_dir)
+    size = weights_path.stat().st_size
+    if size != meta["weights"]["bytes"]:
+        raise CheckpointError(f"weights file is {size} bytes but config.json says {meta['weights']['bytes']} "
+                              "(corrupt, truncated or replaced file)", weights_path)
     data = weights_path.read_bytes()
     if sha256_bytes(data) != meta["weights"]["sha256"]:
         raise CheckpointError("weights do not match the sha256 in config.json (corrupt or tampered file)",
@@ -119,6 +206,7 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torc
         device: where to put the model.
         with_discriminator: also rebuild the last critic (for resuming training).
     """
+    check_model_meta(meta, path)
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error types for bad headers

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..data.pairs import Pair
 
 _EPS = 1e-9  # keeps ceil() from rounding 12.000000001 up to 13
 
@@ -61,3 +66,13 @@ def compute_pyramid(height: int, width: int, max_size: int, min_size: int, scale
         shapes.append((_ceil(fh * factor), _ceil(fw * factor)))
     shapes[-1] = (fh, fw)
     return Pyramid(shapes=tuple(shapes), scale_factor=actual)
+
+
+def pyramid_for(pair: Pair, cfg: TrainConfig) -> Pyramid:
+    """`compute_pyramid` for a pair and a config; an image too small for it is named in the error."""
+    try:
+        return compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    except InputError as exc:
+        if exc.path is not None or pair.image_path is None:
+            raise
+        raise InputError(exc.problem, pair.image_path) from None

@@ -57,6 +57,22 @@ def _entry(generator_id: str, model_dir: Path, include_reconstruction: bool,
     return entry, weights_bytes(model)
 
 
+def check_pack_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse an `out` that holds files (unless `overwrite`), or whose replacement would delete an input."""
+    target = out.resolve()
+    for folder in inputs:
+        source = folder.resolve()
+        if target == source or target in source.parents:
+            raise InputError(f"the pack would replace its own input {folder}; choose an --out outside it", out)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise OutputExistsError(out, "files", "choose a new path, or pass --overwrite")
+    if out.is_dir() and archive_kind(out) is not None:
+        raise InputError("an archive name, but a folder is there; choose another --out", out)
+    if out.is_file() and archive_kind(out) is None:
+        raise InputError("a file is there, and a pack without an archive suffix is a folder; choose another --out",
+                         out)
+
+
 def create_pack(model_dirs: list[str | Path], out: str | Path, name: str | None = None,
                 license: str = "unspecified", ids: list[str] | None = None, include_reconstruction: bool = False,
                 keep_provenance: bool = False, overwrite: bool = False) -> Path:
@@ -85,8 +101,7 @@ def create_pack(model_dirs: list[str | Path], out: str | Path, name: str | None 
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise InputError(f"generator ids must be unique, {duplicates} repeat; pass --ids")
-    if out.exists() and (out.is_file() or any(out.iterdir())) and not overwrite:
-        raise OutputExistsError(out, "files", "choose a new path, or pass --overwrite")
+    check_pack_output(out, model_dirs, overwrite)
     if include_reconstruction:
         warnings.warn("--include-reconstruction: the pack lets anyone rebuild the real training images", stacklevel=2)
 

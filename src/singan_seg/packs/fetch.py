@@ -3,12 +3,16 @@
 Downloads go to a cache folder (platformdirs' user cache dir, or `$SINGAN_SEG_CACHE`): `urls/<key>/` mirrors
 a remote pack folder, `downloads/<key>/` holds remote archives and `archives/<sha>/` extracted ones. A file
 is downloaded to `<name>.part`, resumed with an HTTP Range request when a `.part` is already there, and
-renamed into place only after its sha256 matches pack.json. Plain http is accepted for loopback hosts only
+renamed into place only after its size and sha256 match pack.json (see download.py: a body cut short or a
+stalled server is a one-line error naming the URL, never a cached file). A pack.json that fails validation is
+named by its URL and not kept. Plain http is accepted for loopback hosts only
 (tests, local mirrors); anything else must use https.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,10 +20,10 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from ..download import cache_key, cache_root, check_http, download
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..files import sha256_file
 from .archive import archive_kind, extract_archive
-from .index import INDEX_FILE, files_for, read_index, select_ids, verify_file
+from .index import INDEX_FILE, MAX_INDEX_BYTES, files_for, parse_index, read_index, select_ids, verify_file
 
 
 @dataclass
@@ -35,7 +39,33 @@ def _extracted(archive: Path, root: Path) -> Path:
     if not archive.is_file():
         raise InputError("pack archive not found", archive)
     dest = root / "archives" / sha256_file(archive)[:16]
-    return dest if (dest / INDEX_FILE).is_file() else extract_archive(archive, dest)
+    if (dest / INDEX_FILE).is_file():
+        return dest
+    extract_archive(archive, dest)
+    try:  # a bad archive is named as the user gave it, and its extraction is not kept in the cache
+        if not (dest / INDEX_FILE).is_file():
+            raise InputError(f"not a generator pack archive: no {INDEX_FILE} at its top level", archive)
+        try:
+            read_index(dest)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{INDEX_FILE}: {exc.problem}", archive) from None
+    except InputError:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return dest
+
+
+def _fetch_index(url: str, dest: Path) -> dict[str, Any]:
+    """Download a pack.json afresh and validate it before it replaces the cached one; a bad one is named by its
+    URL and not kept."""
+    new = download(url, dest.with_name(f".{dest.name}.new"), fresh=True, max_bytes=MAX_INDEX_BYTES)
+    try:
+        index = parse_index(new.read_bytes(), url)
+    except CheckpointError:
+        new.unlink(missing_ok=True)
+        raise
+    os.replace(new, dest)
+    return index
 
 
 def open_pack(source: str | Path, ids: list[str] | None = None, cache_dir: str | Path | None = None) -> OpenPack:
@@ -61,10 +91,10 @@ def open_pack(source: str | Path, ids: list[str] | None = None, cache_dir: str |
         else:
             folder = root / "urls" / cache_key(text)
             base = text.rstrip("/") + "/"
-            download(base + INDEX_FILE, folder / INDEX_FILE, fresh=True)
-            index = read_index(folder)
+            index = _fetch_index(base + INDEX_FILE, folder / INDEX_FILE)
             for name in files_for(index, select_ids(index, ids)):
-                download(base + quote(name), folder / name, sha256=index["files"][name]["sha256"])
+                listed = index["files"][name]
+                download(base + quote(name), folder / name, sha256=listed["sha256"], size=listed["bytes"])
     elif parsed.scheme in ("file", ""):
         path = Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(text)
         folder = _extracted(path, root) if archive_kind(path) else path

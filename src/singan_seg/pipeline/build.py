@@ -17,12 +17,12 @@ and style. If batched training fails, the jobs train their pairs one by one as u
 
 from __future__ import annotations
 
-import json
+import csv
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -30,9 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..data.dataset import PairFiles, find_pairs, read_folds
 from ..data.pairs import load_pair
 from ..data.samples_dir import read_manifest, read_manifest_rows, write_manifest
-from ..errors import InputError, OutputExistsError
-from ..files import exclusive_dir_lock, staging_dir, write_json_atomic
-from ..model.pyramid import compute_pyramid
+from ..errors import CheckpointError, InputError, OutputExistsError
+from ..files import exclusive_dir_lock, parse_versioned_json, sha256_bytes, staging_dir, write_json_atomic
+from ..model.pyramid import pyramid_for
 from .backends import run_local, run_ray
 from .job import PairJob, is_done
 from .settings import DatasetSettings
@@ -40,6 +40,7 @@ from .settings import DatasetSettings
 log = logging.getLogger("singan_seg")
 
 DATASET_FORMAT = 1
+DATASET_FORMAT_NAME = "singan-seg-dataset"
 BACKENDS = ("local", "ray")
 
 
@@ -70,14 +71,45 @@ def validate_pairs(pairs: list[PairFiles], settings: DatasetSettings) -> None:
     cfg = settings.train_config()
     for files in pairs:
         pair = load_pair(files.image, files.mask)
-        compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+        pyramid_for(pair, cfg)
+
+
+DAMAGED = ("this dataset folder is damaged: {problem}, so the settings it was built with are unknown; restore "
+           "dataset.json from a copy, or pass --overwrite to rebuild the dataset in this folder from scratch "
+           "(its pairs/ are deleted)")
+
+
+def read_dataset_info(info: Path, settings: DatasetSettings) -> dict[str, tuple[Any, Any]]:
+    """The settings that differ between `settings` and a saved dataset.json; an unreadable one is an InputError
+    saying the folder is damaged and how to recover."""
+    try:
+        saved = parse_versioned_json(info.read_bytes(), info, DATASET_FORMAT_NAME, DATASET_FORMAT, "record")
+    except CheckpointError as exc:
+        if "is newer than" in exc.problem:
+            raise
+        problem = "dataset.json is empty" if info.stat().st_size == 0 else exc.problem
+        raise InputError(DAMAGED.format(problem=problem), info) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", info) from None
+    saved_settings, saved_config = saved.get("settings"), saved.get("train_config")
+    if not isinstance(saved_settings, dict) or not (saved_config is None or isinstance(saved_config, dict)):
+        raise InputError(DAMAGED.format(problem="its 'settings' or 'train_config' is not an object"), info)
+    try:
+        return settings.differences(saved_settings, saved_config)
+    except (InputError, TypeError, ValueError, KeyError) as exc:
+        problem = exc.problem if isinstance(exc, InputError) else f"{exc.__class__.__name__}: {exc}"
+        raise InputError(DAMAGED.format(problem=f"its training config is unreadable ({problem})"), info) from None
 
 
 def _prepare_out_dir(out: Path, settings: DatasetSettings, overwrite: bool) -> None:
     info = out / "dataset.json"
-    if info.is_file():
-        saved = json.loads(info.read_text())
-        different = settings.differences(saved.get("settings", {}), saved.get("train_config"))
+    if info.is_file() or info.is_symlink():
+        try:
+            different = read_dataset_info(info, settings)
+        except InputError:
+            if not overwrite:
+                raise
+            different = {"dataset.json": ("unreadable", "rebuilt")}  # --overwrite: rebuild from scratch
         if different and not overwrite:
             listed = ", ".join(f"{k} {a!r} (saved) vs {b!r}" for k, (a, b) in sorted(different.items()))
             raise OutputExistsError(out, f"a dataset built with other settings ({listed})",
@@ -108,6 +140,33 @@ def collect_manifest(out: Path, jobs: list[PairJob]) -> list[dict[str, str]]:
     return rows
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_build_options(images_dir: str | Path, masks_dir: str | Path, out: Path, workers: int, backend: str,
+                        limit: int | None, threads: int | None, batch_models: int) -> None:
+    """Refuse a bad option before anything is read or written (each message names the option)."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+    for name, value in (("workers", workers), ("batch_models", batch_models)):
+        if not _positive_int(value):
+            raise InputError(f"{name} should be at least 1, got {value!r}")
+    for name, value in (("limit", limit), ("threads", threads)):
+        if value is not None and not _positive_int(value):
+            raise InputError(f"{name} should be at least 1, got {value!r}")
+    if batch_models > 1 and backend != "local":
+        raise InputError(f"batch_models works with the local backend only (got backend {backend!r})")
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a directory", out)
+    target = out.resolve()
+    for what, folder in (("images", images_dir), ("masks", masks_dir)):
+        source = Path(folder).resolve()
+        if target == source or (target / "pairs") in (source, *source.parents):
+            raise InputError(f"the output folder would hold (and on --overwrite delete) the {what} it is built from; "
+                             "choose another --out", out)
+
+
 def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | Path,
                   folds: str | Path | None = None, settings: DatasetSettings | None = None, workers: int = 1,
                   backend: str = "local", ray_address: str | None = None, limit: int | None = None,
@@ -127,15 +186,8 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         batch_models: K > 1 trains the generators K at a time in this process first (train_many; local backend).
     """
     settings = settings or DatasetSettings()
-    if backend not in BACKENDS:
-        raise InputError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
-    if limit is not None and limit < 1:
-        raise InputError(f"limit should be at least 1, got {limit}")
-    if batch_models < 1:
-        raise InputError(f"batch_models should be at least 1, got {batch_models}")
-    if batch_models > 1 and backend != "local":
-        raise InputError(f"batch_models works with the local backend only (got backend {backend!r})")
     out = Path(out_dir)
+    check_build_options(images_dir, masks_dir, out, workers, backend, limit, threads, batch_models)
     pairs = find_pairs(images_dir, masks_dir)
     fold_of = read_folds(folds, [p.id for p in pairs]) if folds else {}
     pairs = pairs[:limit] if limit else pairs
@@ -147,14 +199,12 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         result.estimate = estimate_cost(pairs, settings, workers, device)
         return result
 
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a directory", out)
     out.mkdir(parents=True, exist_ok=True)
     # One writer per dataset folder: a second build-dataset on it would train the same pairs twice and race on
     # the manifest. The lock goes with the process (also on SIGKILL), so a crashed run never blocks a re-run.
     with exclusive_dir_lock(out, "build-dataset"):
         _prepare_out_dir(out, settings, overwrite)
-        write_json_atomic(out / "dataset.json", {"format": "singan-seg-dataset", "format_version": DATASET_FORMAT,
+        write_json_atomic(out / "dataset.json", {"format": DATASET_FORMAT_NAME, "format_version": DATASET_FORMAT,
                                                  "settings": settings.to_dict(),
                                                  "train_config": (settings.train_config().to_dict()
                                                                   if settings.method == "singan" else None),
@@ -248,35 +298,115 @@ def first_per_source(rows: list[dict], per_image: int, manifest: Path) -> list[d
     return [row for i, row in enumerate(rows) if i in keep]
 
 
+def _int_field(row: dict[str, str], column: str, position: int, manifest: Path, default: int | None = None) -> int:
+    """An integer column of manifest row `position` (0-based; named as the CSV line), or `default` when empty."""
+    value = (row.get(column) or "").strip()
+    if not value and default is not None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"line {position + 2}: {column} {value!r} is not an integer", manifest) from None
+
+
+def _dataset_file(dataset: Path, root: Path, row: dict[str, str], column: str, position: int,
+                  manifest: Path) -> Path:
+    """The file a manifest row names, after checking it is a plain relative path that stays inside the dataset
+    (no absolute path, no `..`, no link leading out) and exists."""
+    name = row.get(column) or ""
+    where = f"line {position + 2}: {column} {name!r}"
+    pure = PurePosixPath(name)
+    if not name or pure.is_absolute() or PureWindowsPath(name).is_absolute() or "\\" in name \
+            or any(part in ("..", "") for part in pure.parts):
+        raise InputError(f"{where} is not a relative path inside the dataset; refusing to export it", manifest)
+    path = dataset / name
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"{where} cannot be resolved ({exc})", manifest) from None
+    if root not in resolved.parents:
+        raise InputError(f"{where} leads outside the dataset (to {resolved}); refusing to export it", manifest)
+    if not resolved.is_file():
+        raise InputError(f"{where}: the file is missing", manifest)
+    return path
+
+
+def _read_export_rows(manifest: Path) -> list[dict[str, str]]:
+    try:
+        return read_manifest_rows(manifest, ("image", "mask", "source_id", "image_sha256", "mask_sha256"))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"unreadable manifest ({exc.__class__.__name__}: {exc})", manifest) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", manifest) from None
+
+
 def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fold: int | None = None,
                         overwrite: bool = False, per_image: int | None = None) -> int:
     """Copy the synthetic pairs whose source is not in `exclude_fold` into a flat samples dir; return the count.
 
     This is the training set for the run that tests on fold `exclude_fold`: no sample made from a test image.
     `per_image` keeps only the first N samples (by index) of each source: the paper's FAKE-N sets.
+
+    The manifest is untrusted input: every path it lists must stay inside the dataset and every file must match
+    its sha256 in the manifest, every fold must be an integer, and an `exclude_fold` that no row has is refused
+    (excluding nothing would leak the test fold). All is checked before `out_dir` is touched.
     """
     dataset, out = Path(dataset_dir), Path(out_dir)
     manifest = dataset / "manifest.csv"
     if not manifest.is_file():
         raise InputError("not a built dataset: no manifest.csv", dataset)
-    rows = read_manifest_rows(manifest, ("image", "mask", "source_id"))
+    root = dataset.resolve()
+    target = out.resolve()
+    if target == root or target in root.parents or root in target.parents:
+        raise InputError("the export folder must be outside the dataset it is exported from (an --overwrite "
+                         "there would replace dataset files); choose another --out", out)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a directory", out)
+    if per_image is not None and per_image < 1:
+        raise InputError(f"per_image should be at least 1, got {per_image}")
+    rows = _read_export_rows(manifest)
+    folds = [_int_field(row, "fold", i, manifest) if (row.get("fold") or "").strip() else None
+             for i, row in enumerate(rows)]
+    if per_image is not None:  # the sample index orders FAKE-N's choice
+        for i, row in enumerate(rows):
+            _int_field(row, "index", i, manifest, default=0)
+    line_of = {id(row): i for i, row in enumerate(rows)}
     if exclude_fold is not None:
-        if any(r.get("fold", "") == "" for r in rows):
+        if any(fold is None for fold in folds):
             raise InputError("this dataset was built without folds; cannot exclude a fold", manifest)
-        rows = [r for r in rows if int(r["fold"]) != exclude_fold]
+        if exclude_fold not in folds:
+            raise InputError(f"no sample comes from fold {exclude_fold} (the dataset's folds are "
+                             f"{sorted(set(folds))}); excluding it would exclude nothing", manifest)
+        rows = [row for row, fold in zip(rows, folds) if fold != exclude_fold]
     if per_image is not None:
         rows = first_per_source(rows, per_image, manifest)
+    sources: list[tuple[int, dict[str, str], dict[str, Path]]] = []
+    names: dict[str, int] = {}
+    for row in rows:
+        line = line_of[id(row)]
+        files = {column: _dataset_file(dataset, root, row, column, line, manifest) for column in ("image", "mask")}
+        for column, path in files.items():
+            name = f"{column}s/{path.name}"
+            if name in names:
+                raise InputError(f"line {line + 2}: {column} file name {path.name!r} repeats line {names[name] + 2}; "
+                                 "a flat export would overwrite one with the other", manifest)
+            names[name] = line
+        sources.append((line, row, files))
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
     with staging_dir(out) as staging:
         for sub in ("images", "masks"):
             (staging / sub).mkdir()
         kept = []
-        for row in rows:
+        for line, row, files in sources:
             row = dict(row)
-            for column in ("image", "mask"):
-                name = f"{column}s/{Path(row[column]).name}"
-                shutil.copyfile(dataset / row[column], staging / name)
+            for column, path in files.items():
+                data = path.read_bytes()
+                if sha256_bytes(data) != (row.get(f"{column}_sha256") or "").strip().lower():
+                    raise InputError(f"line {line + 2}: {row[column]} does not match its {column}_sha256 in the "
+                                     "manifest (corrupt or changed file); nothing was exported", manifest)
+                name = f"{column}s/{path.name}"
+                (staging / name).write_bytes(data)
                 row[column] = name
             kept.append(row)
         write_manifest(staging / "manifest.csv", kept)

@@ -32,6 +32,17 @@ class DatasetSettings:
     train_settings: str = ""  # "KEY=VALUE,..." changes to the preset, as `train --set` (e.g. "gp_every=1")
 
     def __post_init__(self) -> None:
+        for name in ("per_image", "start_scale", "seed", "style_steps", "max_size", "iters_per_scale"):
+            value = getattr(self, name)
+            optional = name in ("max_size", "iters_per_scale")
+            if not (optional and value is None) and (not isinstance(value, int) or isinstance(value, bool)):
+                raise InputError(f"{name} should be an integer, got {value!r}")
+        for name in ("preset", "style", "method", "train_settings"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"{name} should be a string, got {getattr(self, name)!r}")
+        if self.variation is not None and (isinstance(self.variation, bool)
+                                           or not isinstance(self.variation, (int, float))):
+            raise InputError(f"variation should be a number, got {self.variation!r}")
         if self.method not in METHOD_CHOICES:
             raise InputError(f"unknown method {self.method!r}; choose one of {list(METHOD_CHOICES)}")
         if self.method == "patchnn" and (self.iters_per_scale is not None or self.start_scale != 0
@@ -44,6 +55,13 @@ class DatasetSettings:
             raise InputError(f"unknown style {self.style!r}; choose one of {list(STYLE_CHOICES)}")
         if self.start_scale < 0:
             raise InputError(f"start_scale should be >= 0, got {self.start_scale}")
+        if self.seed < 0:
+            raise InputError(f"seed should be >= 0, got {self.seed}")
+        if self.style_steps < 1:
+            raise InputError(f"style_steps should be at least 1, got {self.style_steps}")
+        for name in ("max_size", "iters_per_scale"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise InputError(f"{name} should be at least 1, got {getattr(self, name)}")
         if self.variation is not None and (not 0.0 <= self.variation <= 1.0
                                            or (self.variation < 1.0 and self.start_scale > 0)):
             raise InputError(f"variation should be in [0, 1], and 1 with a start scale above 0; got {self.variation}")

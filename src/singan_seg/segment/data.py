@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from ..data.dataset import find_pairs, read_folds
+from ..data.images import decoding, open_image
 from ..data.samples_dir import read_manifest_rows
 from ..errors import InputError
 from ..rng import seeded_generator
@@ -40,15 +41,12 @@ class SyntheticPair:
 
 def load_resized(image_path: Path, mask_path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(size, size, 3) uint8 image and (size, size) bool mask; the pair is squashed to a square (as the paper)."""
-    try:
-        with Image.open(image_path) as im:
-            im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale (>= size), much faster
-            image = im.convert("RGB")
-        with Image.open(mask_path) as mk:
-            mk.draft("L", (size, size))
-            mask = mk.convert("L")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read image ({exc})", image_path) from None
+    with open_image(image_path, "image", load=False) as im, decoding(image_path, "image"):
+        im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale (>= size), much faster
+        image = im.convert("RGB")
+    with open_image(mask_path, "mask", load=False) as mk, decoding(mask_path, "mask"):
+        mk.draft("L", (size, size))
+        mask = mk.convert("L")
     if image.size != mask.size:  # a draft may decode the two at different scales; match the image
         mask = mask.resize(image.size, Image.BILINEAR)
     image = np.asarray(image.resize((size, size), Image.BILINEAR))

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.nn import functional as F
 
-from ..data.samples_dir import load_sample, png_bytes, read_manifest, write_manifest
+from ..data.images import read_rgb
+from ..data.samples_dir import check_samples_out, load_sample, png_bytes, read_manifest, write_manifest
 from ..device import resolve_device
-from ..errors import InputError, OutputExistsError
-from ..files import sha256_bytes, sha256_file, staging_dir
+from ..errors import InputError
+from ..files import refuse_overlap, sha256_bytes, sha256_file, staging_dir
 from .backbones import Backbone, check_backbone_name, load_backbone
 from .fast import fast_transfer
 from .gatys import gatys_transfer
@@ -73,11 +73,7 @@ def load_style_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError("style image not found", path)
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read style image ({exc.__class__.__name__}: {exc})".splitlines()[0], path) from exc
+    return read_rgb(path, "style image")
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -215,11 +211,7 @@ def _check_rows(samples_dir: Path, rows: list[dict[str, str]]) -> list[tuple[np.
         raise InputError(f"{unlisted[0]} is not in the manifest (manifest and images/ disagree)", manifest)
     pairs = []
     for row in rows:
-        try:
-            image, mask = load_sample(samples_dir, row)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InputError(f"cannot read {row['image']} or {row['mask']} ({exc.__class__.__name__})",
-                             samples_dir) from exc
+        image, mask = load_sample(samples_dir, row)  # an unreadable file is a one-line InputError naming it
         expected = (row.get("height"), row.get("width"))
         if image.shape[:2] != mask.shape or (all(expected) and tuple(map(str, image.shape[:2])) != expected):
             raise InputError(f"{row['image']} is {image.shape[1]}x{image.shape[0]} px but its mask or the manifest "
@@ -250,10 +242,8 @@ def style_samples_dir(samples_dir: str | Path, style_image: str | Path, out_dir:
     samples_dir, out = Path(samples_dir), Path(out_dir)
     rows = read_manifest(samples_dir, verify=True)
     pairs = _check_rows(samples_dir, rows)
-    if out.resolve() == samples_dir.resolve():
-        raise InputError("the output directory must differ from the samples directory", out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
+    refuse_overlap(out, {"samples directory": samples_dir})
+    check_samples_out(out, overwrite)
     stylist = Stylist(style_image, method, ratio, steps, backbone, weights, device, seed)
     extra = {**stylist.settings.manifest_columns(), "style_image": str(style_image),
              "style_image_sha256": sha256_file(style_image)}

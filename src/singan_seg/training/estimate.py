@@ -18,7 +18,7 @@ import torch
 from ..config import TrainConfig
 from ..data.pairs import Pair
 from ..data.tensors import build_reals
-from ..model.pyramid import compute_pyramid
+from ..model.pyramid import pyramid_for
 from ..model.singan import SinGANSeg
 from .loop import train_scale
 from .progress import TrainProgress
@@ -45,7 +45,7 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
     device = torch.device(device)
     cycle = math.lcm(cfg.gp_every, cfg.d_steps) // cfg.d_steps  # iterations until the penalty schedule repeats
     timed = -(-timed // cycle) * cycle
-    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    pyramid = pyramid_for(pair, cfg)
     shapes = list(pyramid.shapes)
     model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))
     reals = build_reals(pair, shapes, device)

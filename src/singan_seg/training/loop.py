@@ -25,7 +25,7 @@ from ..data.tensors import as_pair, build_reals
 from ..device import machine_info, resolve_device
 from ..model.checkpoint import load_model, read_model_meta, save_model
 from ..model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, critic_for, generator_for, init_weights
-from ..model.pyramid import compute_pyramid
+from ..model.pyramid import pyramid_for
 from ..model.singan import SinGANSeg, upsample
 from ..rng import randn, seeded_generator
 from .progress import TrainProgress
@@ -166,7 +166,7 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
     cfg = config if config is not None else get_preset(preset)
     dev = resolve_device(device)
     pair = as_pair(image, mask, allow_empty_mask)
-    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    pyramid = pyramid_for(pair, cfg)
     out = Path(out_dir) if out_dir is not None else None
 
     model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes))

@@ -46,7 +46,7 @@ from ..device import machine_info, resolve_device
 from ..errors import InputError
 from ..model.checkpoint import load_model, read_model_meta, save_model
 from ..model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
-from ..model.pyramid import compute_pyramid
+from ..model.pyramid import pyramid_for
 from ..model.singan import SinGANSeg, upsample
 from ..rng import randn, seeded_generator
 from .progress import TrainProgress
@@ -300,7 +300,7 @@ def _as_pair(item: Any) -> Pair:
 
 def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume: bool, overwrite: bool) -> _Item:
     pair = _as_pair(source)
-    pyramid = compute_pyramid(pair.height, pair.width, cfg.max_size, cfg.min_size, cfg.scale_factor)
+    pyramid = pyramid_for(pair, cfg)
     item = _Item(index=index, source=pair if isinstance(source, Pair) else source, shapes=pyramid.shapes,
                  scale_factor=pyramid.scale_factor, out=out)
     if out is not None and check_out_dir(out, resume, overwrite):

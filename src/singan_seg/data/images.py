@@ -1,0 +1,142 @@
+"""Opening image files: the one place every reader of the package goes through.
+
+Every image or mask the package reads from a user's disk (training pairs, samples dirs, evaluation sets, style
+images, segmentation sets) is opened here, so each hostile file gets the same one-line `InputError` naming it:
+a missing file, a folder, a file Pillow cannot identify or decode, a truncated file, and an image with more
+pixels than `max_pixels()` (a "decompression bomb": a 20000 x 20000 PNG is a few hundred KB on disk and
+1.2 GB decoded). The size is checked from the header, before anything is decoded.
+
+The limit is DEFAULT_MAX_PIXELS (40 megapixels, e.g. 7700 x 5200) unless the environment variable
+SINGAN_SEG_MAX_PIXELS sets another (a whole number of pixels; 0 turns the limit off). Pillow's own
+bomb check is replaced by this one while a file is opened, so raising the limit here raises it for Pillow too.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+
+MAX_PIXELS_ENV = "SINGAN_SEG_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 40_000_000
+
+# What Pillow raises for files it cannot identify or decode (UnidentifiedImageError is an OSError; struct.error,
+# EOFError, SyntaxError and ValueError come from some plugins on malformed headers; MemoryError from absurd ones).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError, Image.DecompressionBombError)
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def max_pixels() -> int:
+    """The largest image (width x height) the package opens: SINGAN_SEG_MAX_PIXELS, else 40 megapixels; 0 = none."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = float(raw.replace("_", ""))
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value == value and value != float("inf")):
+        raise InputError(f"environment variable {MAX_PIXELS_ENV} should be a whole number of pixels "
+                         f"(0 = no limit), got {raw!r}")
+    return int(value)
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} megapixels"
+
+
+def check_size(size: tuple[int, int], path: str | Path, what: str = "image") -> None:
+    """InputError if a (width, height) has more pixels than `max_pixels()` allows."""
+    limit = max_pixels()
+    width, height = size
+    if limit and width * height > limit:
+        raise InputError(f"{what} is {width}x{height} px ({_megapixels(width * height)}), more than the limit of "
+                         f"{_megapixels(limit)}; refusing to decode it (a possible decompression bomb). "
+                         f"Set {MAX_PIXELS_ENV}={width * height} to allow it", path)
+
+
+def _reason(exc: BaseException, path: str | Path | None = None) -> str:
+    text = str(exc)
+    if path is not None:  # the message already starts with the file name; Pillow often repeats it
+        text = text.replace(repr(str(path)), "").replace(str(path), "")
+    text = " ".join(text.split())  # one line, whatever the plugin put in its message
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+@contextmanager
+def decoding(path: str | Path, what: str = "image") -> Iterator[None]:
+    """Turn Pillow's errors while reading `path` into one-line InputErrors naming it."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{what} is too large to decode ({_reason(exc)}); set {MAX_PIXELS_ENV} to allow it",
+                         path) from None
+    except DECODE_ERRORS as exc:
+        raise InputError(f"cannot read {what} ({_reason(exc, path)})", path) from None
+
+
+def open_image(path: str | Path, what: str = "image", load: bool = True) -> Image.Image:
+    """Open an image file, refusing (InputError naming it) missing, unreadable and over-sized files.
+
+    Args:
+        path: the file.
+        what: what the file is, for messages ("image", "mask", "style image", ...).
+        load: decode the pixels now, so truncated or corrupt files fail here. With load=False only the header
+            is read (size, mode): decode later inside `decoding(path, what)` (e.g. after `draft`).
+
+    The caller owns the returned image (close it, or use it in a `with` block).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError(f"is a directory, expected an {what} file" if what[:1] in ("a", "e", "i", "o", "u")
+                         else f"is a directory, expected a {what} file", path)
+    with decoding(path, what):
+        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+            # the size is checked below from the header, with our limit; Pillow's own check would refuse
+            # (or warn about) images before we can name the file, the size and how to allow it
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+        try:
+            check_size(image.size, path, what)
+            if load:
+                image.load()
+        except BaseException:
+            image.close()
+            raise
+    return image
+
+
+def read_rgb(path: str | Path, what: str = "image") -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file (any mode converted by Pillow)."""
+    with open_image(path, what, load=False) as image, decoding(path, what):
+        return np.asarray(image.convert("RGB"))
+
+
+def read_gray(path: str | Path, what: str = "mask") -> np.ndarray:
+    """(H, W) uint8 gray values of an image file (Pillow's luminance for colour files)."""
+    with open_image(path, what, load=False) as image, decoding(path, what):
+        return np.asarray(image.convert("L"))
+
+
+def image_mode(path: str | Path, what: str = "image") -> str:
+    """The Pillow mode of an image file, from its header (nothing decoded)."""
+    with open_image(path, what, load=False) as image:
+        return image.mode
