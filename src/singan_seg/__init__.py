@@ -7,6 +7,8 @@ Public API (the README's "Python API" shows each in use):
     sample(model_or_dir, num=10, seed=0)             -> Samples (uint8 images, bool masks)
     generate(model_dir, out_dir, num=10)             -> samples directory on disk
     generate_patchnn(image, mask, num=10, seed=0)    -> Samples, training-free (patch nearest neighbours)
+    generate_samples(method, source, num=10, seed=0) -> Samples from any method (METHODS: singan, patchnn,
+                                                        dcgan, progan, fastgan), one signature for all
     transfer_style(images, real_image, method=...)   -> styled uint8 images (masks untouched)
     style_samples_dir(samples_dir, real_image, out)  -> styled samples directory on disk
     build_dataset(images, masks, out, folds=...)     -> BuildResult (a generator and samples per real pair)
@@ -17,10 +19,6 @@ Public API (the README's "Python API" shows each in use):
 from importlib import import_module
 
 __version__ = "0.12.0"
-
-from .threads import configure_openmp  # noqa: E402
-
-configure_openmp()  # idle OpenMP threads sleep: set before anything below imports torch (threads.py says why)
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
@@ -48,7 +46,8 @@ def load(model_dir, device: str = "auto") -> SinGANSeg:
 
 
 # Loaded on first use: evaluation and packs pull in heavier libraries (scipy, scikit-image, archives).
-_LAZY = {"build_dataset": "pipeline", "BuildResult": "pipeline", "DatasetSettings": "pipeline",
+_LAZY = {"METHODS": "methods", "generate_samples": "methods",
+         "build_dataset": "pipeline", "BuildResult": "pipeline", "DatasetSettings": "pipeline",
          "evaluate_samples": "evaluate", "Evaluation": "evaluate", "write_report": "evaluate",
          "create_pack": "packs", "generate_from_pack": "packs", "load_pack_model": "packs"}
 

@@ -1,24 +1,25 @@
-"""How many threads torch may use, chosen from the cores that are actually free, and an OpenMP that sleeps.
+"""How many threads torch may use: the cores that other processes leave free.
 
 Why: torch runs each convolution on an OpenMP team of N threads, and every team waits at the end of each
 parallel region for its slowest member. Beside another CPU-bound process, a 2-thread team on 2 cores runs at
 the pace of the scheduler's time slices: the README's demo took 50 minutes instead of 3 next to one busy
-process. So, unless the user decided otherwise:
-- `configure_openmp()` (called when the package is imported, before torch loads OpenMP) sets
-  OMP_WAIT_POLICY=PASSIVE: threads that wait sleep instead of spinning on a core another process needs.
-- `apply_thread_policy()` (called by every command) gives torch the cores this process may use minus those
-  other processes keep busy, measured over a short window at start-up (`free_cores`).
+process. So every command (`apply_thread_policy`) gives torch the cores this process may use minus those other
+processes keep busy, measured over a short window at start-up (`free_cores`); with one core free, one thread
+runs at full speed on it.
+
+OpenMP's wait policy is left alone: OMP_WAIT_POLICY=PASSIVE (idle threads sleep at once) made a quiet 2-thread
+run 1.4x slower and does not help a 1-thread team (benchmarks/busy_machine.py).
 
 The user decides with SINGAN_SEG_THREADS=N (a fixed count), OMP_NUM_THREADS (torch's own), or
-SINGAN_SEG_THREAD_POLICY=off (leave torch and OpenMP as they are). Results are reproducible for a given thread
-count (float sums are split differently across threads), and the count used is recorded with every model.
+SINGAN_SEG_THREAD_POLICY=off (torch's defaults). The count is chosen once, at start: a job that starts later
+is not seen. Results are reproducible for a given thread count (float sums are split differently across
+threads), and the count used is recorded with every model.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 
 log = logging.getLogger("singan_seg")
@@ -30,13 +31,6 @@ SAMPLE_SECONDS = 0.1  # how long the other processes' CPU use is measured at sta
 
 def policy_enabled() -> bool:
     return os.environ.get(POLICY_ENV, "auto").strip().lower() not in ("off", "0", "no", "false")
-
-
-def configure_openmp() -> None:
-    """Make idle OpenMP threads sleep (PASSIVE) unless the user chose a wait policy or turned the policy off.
-    Only effective before torch is imported (OpenMP reads it once, when it loads)."""
-    if policy_enabled() and "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def usable_cores() -> int:

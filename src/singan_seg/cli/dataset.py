@@ -31,7 +31,7 @@ def build_dataset(
                                               "default: the preset's; see generate)"),
     seed: int = typer.Option(0, help="random seed"),
     workers: int = typer.Option(1, help="local worker processes"),
-    threads: Optional[int] = typer.Option(None, help="torch threads per job (default: cores // workers; ray: 2)"),
+    threads: Optional[int] = typer.Option(None, help="torch threads per job (default: free cores // workers; ray: 2)"),
     backend: str = typer.Option("local", help="local or ray"),
     ray_address: Optional[str] = typer.Option(None, help="address of a running Ray cluster"),
     limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),

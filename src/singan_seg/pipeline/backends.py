@@ -6,7 +6,6 @@ logic (progress, manifest, failures) is the same whichever runs the jobs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -19,17 +18,14 @@ from .settings import DatasetSettings
 OnResult = Callable[[dict[str, Any]], None]
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on (respects taskset / cgroup affinity, unlike os.cpu_count())."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
-    """Torch threads per worker so that workers x threads <= cores (oversubscribed OpenMP threads spin)."""
-    cores = cores or usable_cores()
+    """Torch threads per worker so that workers x threads <= cores (a thread team sharing a core with another
+    waits for its time slices). `cores` defaults to torch's thread count in this process, which every command
+    sets to the cores other processes leave free (threads.py) or to the user's choice."""
+    if cores is None:
+        import torch
+
+        cores = torch.get_num_threads()
     return max(1, cores // max(1, workers))
 
 

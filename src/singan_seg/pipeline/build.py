@@ -179,7 +179,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         folds: a CSV of id,fold; every id must be listed (samples keep their source's fold).
         settings: preset, samples per image, style, seeds (DatasetSettings).
         workers: local worker processes (torch threads are split so workers x threads <= cores).
-        threads: torch threads per job (local: default cores // workers; ray: CPUs per task, default 2).
+        threads: torch threads per job (local: default the free cores // workers; ray: CPUs per task, default 2).
         backend: "local" or "ray" (one task per pair; OUT must be on a file system every node shares).
         limit: only the first M pairs (by id), for trial runs.
         dry_run: validate and print the plan with a cost estimate measured here; train nothing.
