@@ -75,12 +75,15 @@ def sample_baseline(model: BaselineModel, num: int, seed: int = 0, first_index: 
 
 
 def generate_baseline(model_dir: str | Path, out_dir: str | Path, num: int = 1000, seed: int = 0,
-                      device: str | torch.device = "auto", overwrite: bool = False) -> Path:
-    """Sample `num` pairs from a baseline model directory into a samples directory (written atomically)."""
+                      device: str | torch.device = "auto", overwrite: bool = False, arch: str | None = None) -> Path:
+    """Sample `num` pairs from a baseline model directory into a samples directory (written atomically);
+    with `arch`, refuse a model of another architecture."""
     out = Path(out_dir)
     refuse_overlap(out, {"model directory": model_dir})
     check_samples_out(out, overwrite)
     model = load_baseline(model_dir, device)
+    if arch is not None and model.arch != arch:
+        raise InputError(f"is a {model.arch} model, not {arch}", model_dir)
     batch = sample_baseline(model, num, seed)
     images, masks, _ = tensor_to_pairs(batch)
     name = Path(model_dir).resolve().name

@@ -15,7 +15,8 @@ def generate(
     model_dir: Optional[Path] = typer.Argument(None, help="a model directory written by `train` (or use --pack)"),
     pack: Optional[str] = typer.Option(None, help="a generator pack: folder, archive, file:// or https:// URL"),
     ids: Optional[str] = typer.Option(None, help="with --pack: comma-separated generator ids (default: all)"),
-    method: str = typer.Option("singan", help="singan (a trained model) or patchnn (training-free, from --image)"),
+    method: str = typer.Option("singan", help="singan (a trained model), patchnn (training-free, from --image), "
+                               "or a baseline: dcgan, progan, fastgan (MODEL_DIR written by `baseline train`)"),
     image: Optional[Path] = typer.Option(None, help="with --method patchnn: the real image"),
     mask: Optional[Path] = typer.Option(None, help="with --method patchnn: its mask"),
     max_size: Optional[int] = typer.Option(None, help="with --method patchnn: longest side of the output (250)"),
@@ -34,19 +35,30 @@ def generate(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     overwrite: bool = typer.Option(False, help="replace an existing samples directory"),
 ) -> None:
-    """Generate new image/mask pairs from a trained model, from generators in a pack (into OUT/<id>/), or
-    training-free from one real pair (--method patchnn --image IMG --mask MASK)."""
+    """Generate new image/mask pairs from a trained model, from generators in a pack (into OUT/<id>/),
+    training-free from one real pair (--method patchnn --image IMG --mask MASK), or from a multi-image baseline
+    (--method fastgan MODEL_DIR)."""
+    from ..methods import get_method
     from ..sampling import generate as generate_samples
 
-    if method == "patchnn":
-        sizes = [v for v in (height, width, scale_h, scale_w) if v is not None]
-        path = _generate_patchnn(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
-                                    sized=bool(sizes) or start_scale != 0 or variation is not None,
-                                    soft_masks=soft_masks, device=device, overwrite=overwrite)
+    chosen = get_method(method)  # unknown names: one line listing the methods
+    sized = any(v is not None for v in (height, width, scale_h, scale_w)) or start_scale != 0 or variation is not None
+    if not chosen.per_pair:  # a multi-image baseline
+        from ..baselines import generate_baseline
+
+        if model_dir is None or pack is not None or ids is not None or image is not None or mask is not None \
+                or max_size is not None or sized or soft_masks:
+            raise InputError(f"--method {method} samples a baseline MODEL_DIR (from `baseline train`) and takes "
+                             "only --out, --num, --seed, --device and --overwrite")
+        path = generate_baseline(model_dir, out, num=num, seed=seed, device=device, overwrite=overwrite,
+                                 arch=method)
         console.print(f"[green]{num} pairs written to {path}[/green]")
         return
-    if method != "singan":
-        raise InputError(f"unknown method {method!r}; choose one of ['singan', 'patchnn']")
+    if method == "patchnn":
+        path = _generate_patchnn(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
+                                 sized=sized, soft_masks=soft_masks, device=device, overwrite=overwrite)
+        console.print(f"[green]{num} pairs written to {path}[/green]")
+        return
     if image is not None or mask is not None or max_size is not None:
         raise InputError("--image, --mask and --max-size go with --method patchnn; singan needs MODEL_DIR or --pack")
     if (model_dir is None) == (pack is None):
@@ -71,8 +83,8 @@ def generate(
 
 
 def _generate_patchnn(model: Path | str | None, image: Path | None, mask: Path | None, out: Path, num: int,
-                         seed: int, max_size: int | None, sized: bool, soft_masks: bool, device: str,
-                         overwrite: bool) -> Path:
+                      seed: int, max_size: int | None, sized: bool, soft_masks: bool, device: str,
+                      overwrite: bool) -> Path:
     """Check that the options fit a training-free run (one-line errors), then write the samples directory.
 
     `model`: the MODEL_DIR or --pack given, if any (an error here); `sized`: SinGAN size/scale options given."""
