@@ -119,7 +119,7 @@ _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str:
                list: "a list"}
 
 
-def _field(meta: dict[str, Any], key: str, kind: type, path: Path, name: str | None = None) -> Any:
+def _field(meta: dict[str, Any], key: str, kind: type, path: str | Path, name: str | None = None) -> Any:
     """meta[key], refusing a missing field or one of the wrong type (bools are not integers, ints are numbers)."""
     name = name or key
     if key not in meta:
@@ -141,35 +141,36 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_model_meta(meta: Any, path: Path) -> None:
+def check_model_meta(meta: Any, path: str | Path, prefix: str = "") -> None:
     """Check the architecture part of a model's metadata (`model_meta`: what `model_from_bytes` reads), from a
-    config.json or a pack entry named `path` in errors: one line naming the first bad field."""
+    config.json or a pack entry named `path` in errors: one line naming the first bad field (its name after
+    `prefix`, e.g. "generators[0].model." in a pack index)."""
     if not isinstance(meta, dict):
         raise CheckpointError(f"model metadata should be an object, got {_short(meta)}", path)
-    _field(meta, "config", dict, path)
-    pyramid = _field(meta, "pyramid", dict, path)
-    shapes = _field(pyramid, "shapes", list, path, "pyramid.shapes")
+    _field(meta, "config", dict, path, f"{prefix}config")
+    pyramid = _field(meta, "pyramid", dict, path, f"{prefix}pyramid")
+    shapes = _field(pyramid, "shapes", list, path, f"{prefix}pyramid.shapes")
     if not shapes or not all(isinstance(s, list) and len(s) == 2 and all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in s) for s in shapes):
-        raise CheckpointError(f"field 'pyramid.shapes' should be a non-empty list of [height, width] pairs of "
-                              f"positive integers, got {_short(shapes)}", path)
+        raise CheckpointError(f"field '{prefix}pyramid.shapes' should be a non-empty list of [height, width] pairs "
+                              f"of positive integers, got {_short(shapes)}", path)
     if "widths" in pyramid:
-        widths = _field(pyramid, "widths", list, path, "pyramid.widths")
+        widths = _field(pyramid, "widths", list, path, f"{prefix}pyramid.widths")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in widths):
-            raise CheckpointError(f"field 'pyramid.widths' should list positive integers, got {_short(widths)}",
-                                  path)
-    trained = _field(meta, "trained_scales", int, path)
+            raise CheckpointError(f"field '{prefix}pyramid.widths' should list positive integers, got "
+                                  f"{_short(widths)}", path)
+    trained = _field(meta, "trained_scales", int, path, f"{prefix}trained_scales")
     if not 0 <= trained <= len(shapes):
-        raise CheckpointError(f"field 'trained_scales' is {trained}, outside 0..{len(shapes)} (the pyramid's "
-                              "scales)", path)
-    amps = _field(meta, "noise_amps", list, path)
+        raise CheckpointError(f"field '{prefix}trained_scales' is {trained}, outside 0..{len(shapes)} (the "
+                              "pyramid's scales)", path)
+    amps = _field(meta, "noise_amps", list, path, f"{prefix}noise_amps")
     if len(amps) != trained or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
                                        and math.isfinite(a) for a in amps):
-        raise CheckpointError(f"field 'noise_amps' should list {trained} numbers (one per trained scale), got "
-                              f"{_short(amps)}", path)
+        raise CheckpointError(f"field '{prefix}noise_amps' should list {trained} numbers (one per trained scale), "
+                              f"got {_short(amps)}", path)
     for key in ("has_reconstruction_noise", "has_discriminator"):
         if key in meta:
-            _field(meta, key, bool, path)
+            _field(meta, key, bool, path, f"{prefix}{key}")
 
 
 def load_model(model_dir: str | Path, device: torch.device | str = "cpu", require_complete: bool = True,

@@ -18,6 +18,7 @@ from typing import Any
 from ..config import TrainConfig
 from ..errors import CheckpointError, InputError
 from ..files import parse_versioned_json, sha256_file
+from ..model.checkpoint import check_model_meta
 
 FORMAT_NAME = "singan-seg-pack"
 FORMAT_VERSION = 1
@@ -104,21 +105,19 @@ def _is_optional_number(value: Any) -> bool:
 
 
 def _check_model(fields: _Fields, includes_reconstruction: bool) -> None:
-    """The architecture part of a generator entry: what `model_from_bytes` and the model card read."""
+    """The architecture part of a generator entry: what `model_from_bytes` reads (checked by the same
+    `check_model_meta` as a model directory's config.json), plus what a pack adds: complete generators, and
+    reconstruction noise only where the pack says it includes it."""
     config = fields.get("config", lambda v: isinstance(v, dict), "an object (the training settings)")
     try:
         TrainConfig.from_dict(config)
     except (InputError, TypeError, ValueError) as exc:
         problem = exc.problem if isinstance(exc, InputError) else " ".join(str(exc).split())
         raise fields.bad(fields.name("config"), f"is not a valid training config ({problem})") from None
-    pyramid = fields.child("pyramid")
-    shapes = pyramid.get("shapes", lambda v: isinstance(v, list) and len(v) > 0 and all(
-        isinstance(s, list) and len(s) == 2 and all(_is_int(x) and x > 0 for x in s) for s in v),
-        "a non-empty list of [height, width] pairs of positive integers")
-    scales = fields.get("trained_scales", lambda v: _is_int(v) and v == len(shapes),
-                        f"the number of scales ({len(shapes)}; a pack holds complete generators)")
-    fields.get("noise_amps", lambda v: isinstance(v, list) and len(v) == scales and all(map(_is_number, v)),
-               f"a list of {scales} finite numbers (one noise amplitude per scale)")
+    check_model_meta(fields.obj, fields.path, prefix=f"{fields.where}.")
+    shapes = fields.obj["pyramid"]["shapes"]
+    fields.get("trained_scales", lambda v: v == len(shapes),
+               f"the number of scales ({len(shapes)}; a pack holds complete generators)")
     has_noise = fields.get("has_reconstruction_noise", lambda v: isinstance(v, bool), "true or false")
     if has_noise and not includes_reconstruction:
         raise fields.bad(fields.name("has_reconstruction_noise"),

@@ -17,7 +17,6 @@ and style. If batched training fails, the jobs train their pairs one by one as u
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 import time
@@ -331,15 +330,6 @@ def _dataset_file(dataset: Path, root: Path, row: dict[str, str], column: str, p
     return path
 
 
-def _read_export_rows(manifest: Path) -> list[dict[str, str]]:
-    try:
-        return read_manifest_rows(manifest, ("image", "mask", "source_id", "image_sha256", "mask_sha256"))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"unreadable manifest ({exc.__class__.__name__}: {exc})", manifest) from None
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror or exc})", manifest) from None
-
-
 def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fold: int | None = None,
                         overwrite: bool = False, per_image: int | None = None) -> int:
     """Copy the synthetic pairs whose source is not in `exclude_fold` into a flat samples dir; return the count.
@@ -364,7 +354,8 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
         raise InputError("output path exists and is not a directory", out)
     if per_image is not None and per_image < 1:
         raise InputError(f"per_image should be at least 1, got {per_image}")
-    rows = _read_export_rows(manifest)
+    # read_manifest_rows turns an unreadable, non-UTF-8 or truncated manifest into a one-line InputError
+    rows = read_manifest_rows(manifest, ("image", "mask", "source_id", "image_sha256", "mask_sha256"))
     folds = [_int_field(row, "fold", i, manifest) if (row.get("fold") or "").strip() else None
              for i, row in enumerate(rows)]
     if per_image is not None:  # the sample index orders FAKE-N's choice
