@@ -74,22 +74,38 @@ def test_zero_one_label_masks_are_understood(tmp_path, phantom, phantom_files):
     assert any("0/1 labels" in n for n in pair.notes)
 
 
-@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16", "P"])
-def test_other_image_modes_are_converted_with_a_note(tmp_path, phantom, phantom_files, mode):
-    img = Image.fromarray(phantom.image)
-    if mode == "I;16":
-        img = Image.fromarray((np.asarray(img.convert("L")).astype(np.uint16) * 257))
-        assert img.mode.startswith("I;16")
-    else:
-        img = img.convert(mode)
-    path = tmp_path / f"image_{mode.replace(';', '')}.png"
-    img.save(path)
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_colour_modes_become_rgb_with_a_note(tmp_path, phantom, phantom_files, mode):
+    path = tmp_path / f"image_{mode}.png"
+    Image.fromarray(phantom.image).convert(mode).save(path)
     pair = ss.load_pair(path, phantom_files[1])
     assert pair.image.shape == (96, 120, 3) and pair.image.dtype == np.uint8
+    assert pair.modality == ss.RGB_BINARY
     assert pair.notes and path.name in pair.notes[0]
-    if mode == "I;16":  # 16-bit scaled back to the 8-bit values it came from, not clipped to 255
-        gray = np.asarray(Image.fromarray(phantom.image).convert("L")).astype(int)
-        assert np.abs(pair.image[..., 0].astype(int) - gray).max() <= 1
+
+
+def test_gray_and_16_bit_images_keep_their_channels_and_depth(tmp_path, phantom, phantom_files):
+    gray = np.asarray(Image.fromarray(phantom.image).convert("L"))
+    Image.fromarray(gray).save(tmp_path / "gray.png")
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "gray16.png")
+    pair8 = ss.load_pair(tmp_path / "gray.png", phantom_files[1])
+    pair16 = ss.load_pair(tmp_path / "gray16.png", phantom_files[1])
+    assert pair8.image.shape == (96, 120, 1) and pair8.image.dtype == np.uint8 and (pair8.image[..., 0] == gray).all()
+    assert pair16.image.dtype == np.uint16 and (pair16.image[..., 0] == gray.astype(np.uint16) * 257).all()
+    assert (pair8.modality.channels, pair8.modality.bit_depth) == (1, 8)
+    assert (pair16.modality.channels, pair16.modality.bit_depth) == (1, 16)
+
+
+def test_channels_and_bit_depth_convert_as_before(tmp_path, phantom, phantom_files):
+    """channels=3, bit_depth=8: what every gray or 16-bit image became before modalities (gray replicated)."""
+    gray = np.asarray(Image.fromarray(phantom.image).convert("L"))
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "gray16.png")
+    pair = ss.load_pair(tmp_path / "gray16.png", phantom_files[1], channels=3, bit_depth=8)
+    assert pair.image.shape == (96, 120, 3) and pair.image.dtype == np.uint8
+    assert (pair.image == gray[..., None]).all()  # 16 bits scaled back to the 8-bit values, not clipped
+    assert any("replicated" in n for n in pair.notes) and any("8 bits" in n for n in pair.notes)
+    rgb_to_gray = ss.load_pair(phantom_files[0], phantom_files[1], channels=1)
+    assert np.abs(rgb_to_gray.image[..., 0].astype(int) - gray.astype(int)).max() <= 1  # Pillow's "L"
 
 
 def test_sixteen_bit_mask(tmp_path, phantom, phantom_files):

@@ -21,7 +21,7 @@ from importlib import import_module
 __version__ = "0.12.0"
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
-from .data import Pair, load_pair, make_phantom, pair_from_arrays  # noqa: E402
+from .data import RGB_BINARY, MaskClass, Modality, Pair, load_pair, make_phantom, pair_from_arrays, parse_classes  # noqa: E402,E501
 from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
 from .model import SinGANSeg, compute_pyramid  # noqa: E402
@@ -58,7 +58,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Pair", "load_pair",
+__all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Modality", "MaskClass",
+           "RGB_BINARY", "parse_classes", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
            "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
            "transfer_style", "train", "train_many", "ManyResult", "load", "use_free_cores", "PatchNNConfig",

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.samples_dir import MANIFEST_COLUMNS, check_samples_out, write_pair_files
+from .data.modality import RGB_BINARY, Modality
+from .data.samples_dir import MANIFEST_COLUMNS, check_samples_out, write_modality_file, write_pair_files
 from .data.tensors import tensor_to_pairs
 from .device import resolve_device
 from .errors import InputError
@@ -34,7 +35,8 @@ CHUNK_PIXELS = 16 * 2**20
 
 @dataclass
 class Samples:
-    """Generated pairs: images (N, H, W, 3) uint8, masks (N, H, W) bool, soft masks (N, H, W) float in [0, 1]."""
+    """Generated pairs: images (N, H, W, C) uint8 (uint16 at 16 bits), masks (N, H, W) bool (uint8 class indices
+    for multi-class masks), soft masks (N, H, W) float in [0, 1]. The default modality: RGB and binary masks."""
 
     images: np.ndarray
     masks: np.ndarray
@@ -43,6 +45,7 @@ class Samples:
     start_scale: int
     first_index: int = 0
     variation: float = 1.0
+    modality: Modality = RGB_BINARY
 
     def __len__(self) -> int:
         return len(self.images)
@@ -116,9 +119,9 @@ def sample(model: SinGANSeg | str | Path, num: int = 10, start_scale: int = 0, s
     _check_variation(model, variation, start_scale, (sh, sw))
     batch = model.generate(num, start_scale=start_scale, seed=seed, scale_h=sh, scale_w=sw, first_index=first_index,
                            variation=variation, batch_size=_batch_size(_output_pixels(model, (sh, sw))))
-    images, masks, soft = tensor_to_pairs(batch)
+    images, masks, soft = tensor_to_pairs(batch, model.modality)
     return Samples(images=images, masks=masks, soft_masks=soft, seed=seed, start_scale=start_scale,
-                   first_index=first_index, variation=variation)
+                   first_index=first_index, variation=variation, modality=model.modality)
 
 
 def default_variation(model: SinGANSeg, start_scale: int = 0, scale: tuple[float, float] = (1.0, 1.0)) -> float:
@@ -173,11 +176,12 @@ def _write_chunks(chunks: Iterable[Samples], total: int, out_dir: str | Path, mo
                 open(staging / "manifest.csv", "w", newline="", encoding="utf-8") as handle:
             writer = None
             for samples in chunks:
+                write_modality_file(staging, samples.modality)
                 for i in range(len(samples)):
                     index = samples.first_index + i
                     stem = f"{prefix}s{samples.start_scale}_seed{samples.seed}_{index:05d}"
                     soft = (samples.soft_masks[i] * 255).round().astype(np.uint8) if soft_masks else None
-                    row = write_pair_files(staging, stem, samples.images[i], samples.masks[i], soft)
+                    row = write_pair_files(staging, stem, samples.images[i], samples.masks[i], soft, samples.modality)
                     row.update({"source_id": source_id, "model": model_name, "seed": str(samples.seed),
                                 "start_scale": str(samples.start_scale), "method": method, "index": str(index),
                                 "variation": f"{samples.variation:g}"})

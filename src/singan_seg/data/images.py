@@ -140,3 +140,106 @@ def image_mode(path: str | Path, what: str = "image") -> str:
     """The Pillow mode of an image file, from its header (nothing decoded)."""
     with open_image(path, what, load=False) as image:
         return image.mode
+
+
+# --- pixels at their own channels and bit depth (any modality; see data/modality.py) ---------------------------
+
+ARRAY_SUFFIXES = (".npy",)
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def read_pixels(path: str | Path, what: str = "image", palette_indices: bool = False) -> tuple[np.ndarray, str]:
+    """The pixels of an image file as stored: (H, W) or (H, W, C), uint8 or uint16 (and the file's mode, for notes).
+
+    PNG, JPEG, BMP, ... through Pillow: 1 (as 0/255), L, RGB, 16-bit gray (I;16) and 32-bit integer files whose
+    values fit 16 bits; RGBA/LA lose alpha, palette, CMYK and other colour modes become RGB (a palette mask keeps
+    its indices with `palette_indices`). TIFF through tifffile (any channel count, 8 or 16 bits); .npy arrays
+    (read without pickle). Floating-point and other integer pixels are refused: window them to 8 or 16 bits first.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in ARRAY_SUFFIXES:
+        return _read_npy(path, what), "npy"
+    if suffix in TIFF_SUFFIXES:
+        return _read_tiff(path, what), "tiff"
+    with open_image(path, what, load=False) as image, decoding(path, what):
+        mode = image.mode
+        if mode == "1":
+            return np.array(image.convert("L")), mode
+        if mode in ("L", "RGB"):
+            return np.array(image), mode
+        if mode == "P" and palette_indices:
+            return np.array(image), mode
+        if mode in ("LA", "La"):
+            return np.array(image.convert("L")), mode
+        if mode.startswith("I;16"):
+            return np.asarray(image).astype(np.uint16), mode
+        if mode == "I":
+            return _fit_integers(np.asarray(image), path, what), mode
+        if mode == "F":
+            raise InputError(f"{what} has floating-point pixels; window them to 8 or 16 bits first (e.g. "
+                             "`singan-seg data nifti` for volumes)", path)
+        return np.array(image.convert("RGB")), mode  # RGBA, P, CMYK, YCbCr, LAB, HSV
+
+
+def _fit_integers(array: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """Integer pixels as uint8 / uint16, refusing values outside 0..65535 and non-integer arrays."""
+    if array.dtype == bool:
+        return np.where(array, 255, 0).astype(np.uint8)
+    if array.dtype in (np.uint8, np.uint16):
+        return array
+    if not np.issubdtype(array.dtype, np.integer):
+        raise InputError(f"{what} has {array.dtype} pixels; only 8- or 16-bit integer images are supported "
+                         "(window floating-point data to 8 or 16 bits first)", path)
+    if array.size and (array.min() < 0 or array.max() > 65535):
+        raise InputError(f"{what} has values {array.min()}..{array.max()}, outside 16 bits (0..65535); rescale "
+                         "it to 8 or 16 bits first", path)
+    return array.astype(np.uint16)
+
+
+def _check_array_shape(shape: tuple[int, ...], path: Path, what: str) -> None:
+    if len(shape) not in (2, 3):
+        raise InputError(f"{what} array has shape {shape}; expected (H, W) or (H, W, C)", path)
+    check_size((shape[1], shape[0]), path, what)
+
+
+def _read_npy(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else f"is not a file, expected an {what} array", path)
+    try:
+        header = np.load(path, mmap_mode="r", allow_pickle=False)
+        _check_array_shape(tuple(header.shape), path, what)
+        array = np.array(header)
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"cannot read {what} array ({exc.__class__.__name__}: {' '.join(str(exc).split())})",
+                         path) from None
+    return _fit_integers(array, path, what)
+
+
+def _read_tiff(path: Path, what: str) -> np.ndarray:
+    import tifffile
+
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else f"is a directory, expected an {what} file", path)
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            axes, shape = series.axes, tuple(series.shape)
+            height, width = shape[axes.index("Y")], shape[axes.index("X")]
+            check_size((width, height), path, what)
+            array = series.asarray()
+    except InputError:
+        raise
+    except Exception as exc:  # tifffile raises its own TiffFileError, ValueError, KeyError, ... on bad files
+        raise InputError(f"cannot read {what} ({exc.__class__.__name__}: {' '.join(str(exc).split())})",
+                         path) from None
+    if axes in ("YX", "YXS"):
+        pass
+    elif axes in ("CYX", "SYX", "QYX", "IYX"):
+        array = np.moveaxis(array, 0, -1)
+    else:
+        raise InputError(f"{what} TIFF has axes {axes} with shape {shape}; expected one 2D image (YX), with "
+                         "samples or channels (YXS, CYX)", path)
+    return _fit_integers(array, path, what)

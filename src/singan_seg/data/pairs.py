@@ -3,11 +3,15 @@
 All checks on user-supplied pairs live here, so every entry point (CLI, API, pipeline) reports the same
 one-line errors naming the file and the problem.
 
-Conventions:
-- images become RGB uint8 arrays (H, W, 3); grayscale, palette, RGBA, CMYK and 16-bit inputs are converted,
-  and each conversion is recorded in `Pair.notes` (and logged);
-- masks become boolean arrays (H, W): the gray value (of an RGB mask: its luminance) is binarised at >= 128,
-  because masks are often saved as JPEGs whose compression noise makes values other than 0 and 255.
+Conventions (see data/modality.py for modalities other than RGB + binary mask):
+- images become (H, W, C) arrays at their own bit depth: uint8 or uint16, C = 1 (grayscale), 3 (RGB) or any
+  count (TIFF, .npy). RGBA loses alpha; palette, CMYK and other colour modes become RGB. `channels` and
+  `bit_depth` convert (gray <-> RGB, 16 -> 8 bits); each conversion is recorded in `Pair.notes` (and logged);
+- a binary mask (the default) becomes a boolean array (H, W): the gray value (of an RGB mask: its luminance) is
+  binarised at >= 128, because masks are often saved as JPEGs whose compression noise makes values other than
+  0 and 255;
+- a mask with declared classes becomes uint8 class indices (H, W), 0 = background: every pixel must hold a
+  declared label value or colour.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from PIL import Image
 
 from ..errors import InputError
 from ..files import sha256_file
-from .images import open_image
+from .images import decoding, open_image, read_pixels
+from .modality import RGB_BINARY, MaskClass, Modality, labels_from_colors, labels_from_values
 
 log = logging.getLogger("singan_seg")
 
@@ -40,14 +45,15 @@ GREY_FRACTION = 0.10
 class Pair:
     """One real image and its segmentation mask, validated and aligned."""
 
-    image: np.ndarray  # (H, W, 3) uint8
-    mask: np.ndarray  # (H, W) bool
+    image: np.ndarray  # (H, W, C) uint8 or uint16 (C = modality.channels)
+    mask: np.ndarray  # (H, W) bool (binary), or uint8 class indices (modality.classes)
     source_id: str = "pair"
     image_path: Path | None = None
     mask_path: Path | None = None
     image_sha256: str | None = None
     mask_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    modality: Modality = RGB_BINARY
 
     @property
     def height(self) -> int:
@@ -59,7 +65,7 @@ class Pair:
 
     @property
     def foreground_fraction(self) -> float:
-        return float(self.mask.mean())
+        return float((self.mask != 0).mean())
 
     def describe_inputs(self) -> dict:
         """Provenance recorded in every model's config.json."""
@@ -71,6 +77,11 @@ class Pair:
             "foreground_fraction": round(self.foreground_fraction, 6),
             "notes": list(self.notes),
         }
+
+    def class_fractions(self) -> dict[str, float]:
+        """The fraction of pixels in each class (binary: background and object)."""
+        counts = np.bincount(self.mask.astype(np.int64).ravel(), minlength=self.modality.num_classes)
+        return {name: round(float(n) / self.mask.size, 6) for name, n in zip(self.modality.class_names, counts)}
 
 
 def _to_8bit_gray(img: Image.Image) -> np.ndarray:
@@ -86,25 +97,82 @@ def _to_8bit_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"))
 
 
-def image_to_rgb(img: Image.Image, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
-    """An RGB uint8 array from any Pillow image; conversions are noted."""
+def to_8_bits(image: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 by rounding v / 65535 * 255 (uint8 unchanged)."""
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.round(image.astype(np.float64) / 65535.0 * 255.0), 0, 255).astype(np.uint8)
+
+
+def to_16_bits(image: np.ndarray) -> np.ndarray:
+    """uint8 -> uint16 by v * 257 (0 -> 0, 255 -> 65535; uint16 unchanged)."""
+    return image if image.dtype == np.uint16 else image.astype(np.uint16) * 257
+
+
+def shape_image(pixels: np.ndarray, name: str = "image", channels: int | None = None, bit_depth: int | None = None,
+                notes: list[str] | None = None) -> np.ndarray:
+    """(H, W) or (H, W, C) uint8/uint16 pixels -> (H, W, C) with the requested channels and bit depth (None: keep).
+
+    Gray becomes RGB by replication, RGB becomes gray by ITU-R 601 luminance (as Pillow's "L"); 16 bits become 8
+    by rounding v / 65535 * 255, 8 bits become 16 by v * 257. Each conversion is noted."""
     notes = notes if notes is not None else []
-    mode = img.mode
-    if mode == "RGB":
-        return np.asarray(img, dtype=np.uint8).copy()
-    if mode in ("RGBA", "LA", "PA"):
-        alpha = np.asarray(img.getchannel("A"))
-        if alpha.min() < 255:
-            notes.append(f"{path.name if path else 'image'}: {mode} with transparency; alpha dropped (not composited)")
+    image = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    have = image.shape[2]
+    if channels is not None and channels != have:
+        if have == 1 and channels == 3:
+            image = np.repeat(image, 3, axis=2)
+            notes.append(f"{name}: single-channel image replicated to RGB")
+        elif have == 3 and channels == 1:
+            weights = np.asarray([299, 587, 114], np.float64) / 1000.0
+            gray = np.round(image.astype(np.float64) @ weights)
+            image = gray.astype(image.dtype)[:, :, None]
+            notes.append(f"{name}: RGB image converted to grayscale (ITU-R 601 luminance)")
         else:
-            notes.append(f"{path.name if path else 'image'}: {mode} converted to RGB (alpha was opaque)")
-        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    if mode in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F"):
-        gray = _to_8bit_gray(img)
-        notes.append(f"{path.name if path else 'image'}: {mode} (single-channel) image replicated to RGB")
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    notes.append(f"{path.name if path else 'image'}: {mode} converted to RGB")
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+            raise InputError(f"image has {have} channels but {channels} were asked for (only gray <-> RGB is "
+                             "converted)")
+    if bit_depth == 8 and image.dtype == np.uint16:
+        image = to_8_bits(image)
+        notes.append(f"{name}: 16-bit image scaled to 8 bits")
+    elif bit_depth == 16 and image.dtype == np.uint8:
+        image = to_16_bits(image)
+        notes.append(f"{name}: 8-bit image scaled to 16 bits (x 257)")
+    return np.ascontiguousarray(image)
+
+
+def read_image(path: Path, channels: int | None = None, bit_depth: int | None = None,
+               notes: list[str] | None = None) -> np.ndarray:
+    """An image file as (H, W, C) uint8/uint16 at its own channels and bit depth, or converted as asked."""
+    notes = notes if notes is not None else []
+    pixels, mode = read_pixels(path, "image")
+    if mode in ("RGBA", "PA", "LA", "La", "RGBa"):
+        with open_image(path, "image", load=False) as img, decoding(path, "image"):
+            alpha = np.asarray(img.getchannel("A"))
+        kept = "gray" if mode in ("LA", "La") else "RGB"
+        state = "with transparency; alpha dropped (not composited)" if alpha.min() < 255 else \
+            f"converted to {kept} (alpha was opaque)"
+        notes.append(f"{path.name}: {mode} {state}")
+    elif mode in ("P", "CMYK", "YCbCr", "LAB", "HSV"):
+        notes.append(f"{path.name}: {mode} converted to RGB")
+    return shape_image(pixels, path.name, channels, bit_depth, notes)
+
+
+def read_class_mask(path: Path, modality: Modality) -> np.ndarray:
+    """A mask file with declared classes -> uint8 class indices (H, W), refusing undeclared values/colours."""
+    if modality.mask_kind == "colors":
+        pixels, _ = read_pixels(path, "mask")
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        if pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+            raise InputError(f"mask should be an 8-bit RGB image for colour-coded classes, got {pixels.shape[2]} "
+                             f"channels at {pixels.dtype.itemsize * 8} bits", path)
+        return labels_from_colors(pixels, modality, path)
+    pixels, _ = read_pixels(path, "mask", palette_indices=True)
+    if pixels.ndim == 3:
+        if not all(np.array_equal(pixels[..., 0], pixels[..., c]) for c in range(1, pixels.shape[2])):
+            raise InputError("mask is in colour but the classes declare label values; declare colours instead "
+                             "(e.g. --classes background=#000000,disc=#ff0000)", path)
+        pixels = pixels[..., 0]
+    return labels_from_values(pixels, modality, path)
 
 
 def mask_to_bool(img: Image.Image, path: Path | None = None, notes: list[str] | None = None) -> np.ndarray:
@@ -158,8 +226,9 @@ def binarise_gray(gray: np.ndarray, path: Path | None = None, notes: list[str] |
 def check_pair_arrays(image: np.ndarray, mask: np.ndarray, image_name: str = "image", mask_path: Path | None = None,
                       allow_empty_mask: bool = False) -> None:
     """Shape, alignment and content checks shared by file and array inputs."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image should be an (H, W, 3) RGB array, got shape {tuple(image.shape)}")
+    if image.ndim != 3 or image.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"image should be an (H, W, C) uint8 or uint16 array, got shape {tuple(image.shape)} "
+                         f"{image.dtype}")
     if mask.ndim != 2:
         raise InputError(f"mask should be an (H, W) array, got shape {tuple(mask.shape)}", mask_path)
     if image.shape[:2] != mask.shape:
@@ -168,51 +237,74 @@ def check_pair_arrays(image: np.ndarray, mask: np.ndarray, image_name: str = "im
                          mask_path)
     if not mask.any():
         if not allow_empty_mask:
-            raise InputError("mask is empty (no pixel >= 128); refusing: the generator would learn no object "
+            raise InputError("mask is empty (no object pixel); refusing: the generator would learn no object "
                              "(pass allow_empty_mask / --allow-empty-mask to train on a negative image)", mask_path)
-    elif mask.all():
+    elif (mask != 0).all():
         message = f"{mask_path or 'mask'}: mask covers the whole image; samples will have full masks too"
         warnings.warn(message, stacklevel=3)
 
 
 def load_pair(image_path: str | Path, mask_path: str | Path, source_id: str | None = None,
-              allow_empty_mask: bool = False) -> Pair:
-    """Read, convert and validate an image/mask pair from files."""
+              allow_empty_mask: bool = False, channels: int | None = None, bit_depth: int | None = None,
+              classes: tuple[MaskClass, ...] | None = None) -> Pair:
+    """Read, convert and validate an image/mask pair from files.
+
+    Args:
+        channels, bit_depth: convert the image to these (None: keep the file's; see `shape_image`).
+        classes: the mask's classes (`data.modality.parse_classes`); None: a binary mask.
+    """
     image_path, mask_path = Path(image_path), Path(mask_path)
     notes: list[str] = []
-    with open_image(image_path, "image") as image_file:
-        image = image_to_rgb(image_file, image_path, notes)
+    image = read_image(image_path, channels, bit_depth, notes)
     check_min_size(image, image_path)
-    with open_image(mask_path, "mask") as mask_file:
-        mask = mask_to_bool(mask_file, mask_path, notes)
+    modality = Modality(image.shape[2], 8 * image.dtype.itemsize, classes)
+    if classes is None:
+        with open_image(mask_path, "mask") as mask_file:
+            mask = mask_to_bool(mask_file, mask_path, notes)
+    else:
+        mask = read_class_mask(mask_path, modality)
     check_pair_arrays(image, mask, image_path.name, mask_path, allow_empty_mask)
     for note in notes:
         log.info(note)
     return Pair(image=image, mask=mask, source_id=source_id or image_path.stem, image_path=image_path,
                 mask_path=mask_path, image_sha256=sha256_file(image_path), mask_sha256=sha256_file(mask_path),
-                notes=notes)
+                notes=notes, modality=modality)
 
 
 def pair_from_arrays(image: np.ndarray, mask: np.ndarray, source_id: str = "array",
-                     allow_empty_mask: bool = False) -> Pair:
-    """A Pair from in-memory arrays: image (H, W, 3) uint8 (or float in [0, 1]), mask (H, W) bool or 0..255."""
+                     allow_empty_mask: bool = False, classes: tuple[MaskClass, ...] | None = None) -> Pair:
+    """A Pair from in-memory arrays.
+
+    image: (H, W) or (H, W, C), uint8 or uint16 (kept at that bit depth), or float in [0, 1] (made 8-bit).
+    mask: without `classes`, (H, W) bool or 0..255 (binarised as a mask file is); with `classes`, the classes'
+    label values (H, W) or colours (H, W, 3).
+    """
     image = np.asarray(image)
     mask = np.asarray(mask)
     if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
+        image = image[:, :, None]
     if np.issubdtype(image.dtype, np.floating):
         if image.min() < 0 or image.max() > 1:
             raise InputError(f"float images should be in [0, 1], got [{image.min():.3g}, {image.max():.3g}]")
         image = np.round(image * 255).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise InputError(f"image arrays should be uint8 or float in [0, 1], got {image.dtype}")
-    if mask.ndim == 3:
-        mask = mask[..., 0] if mask.shape[2] in (1, 3, 4) else mask
-    if np.issubdtype(mask.dtype, np.floating):
-        mask = mask >= 0.5
-    elif mask.dtype != bool:
-        mask = binarise_gray(mask.astype(np.int64))
+    elif image.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"image arrays should be uint8, uint16 or float in [0, 1], got {image.dtype}")
+    modality = Modality(image.shape[2] if image.ndim == 3 else 3, 8 * image.dtype.itemsize, classes)
+    if classes is not None:
+        if modality.mask_kind == "colors":
+            mask = labels_from_colors(mask, modality) if mask.ndim == 3 else mask
+        else:
+            mask = labels_from_values(mask, modality)
+        if mask.ndim != 2:
+            raise InputError(f"mask should be an (H, W) array of class colours' indices, got shape {mask.shape}")
+        mask = mask.astype(np.uint8)
+    else:
+        if mask.ndim == 3:
+            mask = mask[..., 0] if mask.shape[2] in (1, 3, 4) else mask
+        if np.issubdtype(mask.dtype, np.floating):
+            mask = mask >= 0.5
+        elif mask.dtype != bool:
+            mask = binarise_gray(mask.astype(np.int64))
     check_pair_arrays(image, mask, allow_empty_mask=allow_empty_mask)
-    return Pair(image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask), source_id=source_id)
+    return Pair(image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask), source_id=source_id,
+                modality=modality)

@@ -1,9 +1,11 @@
 """The samples directory: the on-disk format every command shares.
 
-    DIR/images/<stem>.png   RGB image
-    DIR/masks/<stem>.png    single-channel mask, 0/255, same stem and size as the image
+    DIR/images/<stem>.png   RGB image (other modalities: gray or 16-bit PNG, or .tif; see data/modality.py)
+    DIR/masks/<stem>.png    single-channel mask, 0/255, same stem and size as the image (other modalities: the
+                            classes' label values or colours)
     DIR/soft_masks/<stem>.png  optional raw mask channel, 0..255 (only with --soft-masks)
     DIR/manifest.csv        one row per pair (columns below, plus any extra columns a step adds)
+    DIR/modality.json       the image channels, bit depth and mask classes; absent: RGB 8-bit, binary mask
 
 A directory is written into a staging folder and renamed into place when complete, so a crash never leaves
 a directory that looks finished but is not.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,8 +24,10 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError, OutputExistsError
-from ..files import atomic_path, sha256_bytes, sha256_file, write_text_atomic
-from .images import read_gray, read_rgb
+from ..files import atomic_path, sha256_bytes, sha256_file, write_json_atomic, write_text_atomic
+from .images import read_gray, read_pixels
+from .modality import RGB_BINARY, Modality, encode_image, encode_mask, image_suffix
+from .pairs import read_class_mask, shape_image
 
 # Columns every manifest starts with; steps such as style transfer append their own after these.
 MANIFEST_COLUMNS = ["stem", "image", "mask", "image_sha256", "mask_sha256", "height", "width",
@@ -42,20 +47,43 @@ def mask_to_png_array(mask: np.ndarray) -> np.ndarray:
 
 
 def write_pair_files(directory: Path, stem: str, image: np.ndarray, mask: np.ndarray,
-                     soft_mask: np.ndarray | None = None) -> dict[str, str]:
-    """Write images/<stem>.png and masks/<stem>.png (and soft_masks/) into `directory`; return file columns."""
+                     soft_mask: np.ndarray | None = None, modality: Modality = RGB_BINARY) -> dict[str, str]:
+    """Write images/<stem>.png (or .tif) and masks/<stem>.png (and soft_masks/) into `directory`; return file
+    columns. `image` is (H, W, C) (or (H, W, 3) / (H, W) for the default), `mask` bool or class indices."""
     if image.shape[:2] != mask.shape:
         raise ValueError(f"image {image.shape} and mask {mask.shape} of {stem} differ in size")
-    image_png, mask_png = png_bytes(image), png_bytes(mask_to_png_array(mask))
-    for sub, data in (("images", image_png), ("masks", mask_png)):
-        (directory / sub).mkdir(parents=True, exist_ok=True)
-        (directory / sub / f"{stem}.png").write_bytes(data)
+    image_bytes, mask_png = encode_image(image, modality), encode_mask(mask, modality)
+    image_name = f"images/{stem}{image_suffix(modality)}"
+    for name, data in ((image_name, image_bytes), (f"masks/{stem}.png", mask_png)):
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(data)
     if soft_mask is not None:
         (directory / "soft_masks").mkdir(parents=True, exist_ok=True)
         (directory / "soft_masks" / f"{stem}.png").write_bytes(png_bytes(soft_mask))
-    return {"stem": stem, "image": f"images/{stem}.png", "mask": f"masks/{stem}.png",
-            "image_sha256": sha256_bytes(image_png), "mask_sha256": sha256_bytes(mask_png),
+    return {"stem": stem, "image": image_name, "mask": f"masks/{stem}.png",
+            "image_sha256": sha256_bytes(image_bytes), "mask_sha256": sha256_bytes(mask_png),
             "height": str(image.shape[0]), "width": str(image.shape[1])}
+
+
+MODALITY_FILE = "modality.json"
+
+
+def write_modality_file(directory: Path, modality: Modality) -> None:
+    """DIR/modality.json for any modality but the default (whose directories stay as they always were)."""
+    if not modality.is_default:
+        write_json_atomic(Path(directory) / MODALITY_FILE, modality.to_dict())
+
+
+def read_samples_modality(directory: str | Path) -> Modality:
+    """What a samples directory holds: DIR/modality.json, or RGB 8-bit with binary masks where there is none."""
+    path = Path(directory) / MODALITY_FILE
+    if not path.is_file():
+        return RGB_BINARY
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the modality file ({exc.__class__.__name__}: {exc})", path) from None
+    return Modality.from_dict(data, path)
 
 
 def write_manifest(path: Path, rows: Iterable[dict]) -> None:
@@ -139,11 +167,22 @@ def read_manifest(directory: str | Path, verify: bool = False) -> list[dict[str,
     return rows
 
 
-def load_sample(directory: str | Path, row: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """The (H, W, 3) uint8 image and (H, W) bool mask of one manifest row."""
+def load_sample(directory: str | Path, row: dict[str, str], modality: Modality | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The image and mask of one manifest row: (H, W, 3) uint8 and (H, W) bool for the default modality, else
+    (H, W, C) at its bit depth and uint8 class indices. `modality`: the directory's (read when not given)."""
     directory = Path(directory)
-    image = read_rgb(directory / row["image"], "image")
-    mask = read_gray(directory / row["mask"], "mask") >= 128
+    modality = read_samples_modality(directory) if modality is None else modality
+    path = directory / row["image"]
+    pixels, _ = read_pixels(path, "image")
+    try:  # gray <-> RGB and bit depths are converted, as for a pair (a folder made by hand may mix them)
+        image = shape_image(pixels, path.name, modality.channels, modality.bit_depth)
+    except InputError as exc:
+        raise InputError(f"{exc.problem}: the samples directory holds {modality.describe()}", path) from None
+    if modality.is_binary:
+        mask = read_gray(directory / row["mask"], "mask") >= 128
+    else:
+        mask = read_class_mask(directory / row["mask"], modality)
     return image, mask
 
 

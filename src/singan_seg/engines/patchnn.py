@@ -1,9 +1,10 @@
 """Training-free generation by patch nearest neighbours over RGB + mask (GPNN, Granot et al., CVPR 2022).
 
-Read top to bottom: `generate_patchnn()` builds a pyramid of the real 4-channel pair (ratio 4/3, coarsest
-shortest side ~21 px), then per sample: the coarsest real level plus Gaussian noise is refined by a few rounds
-of patch nearest-neighbour replacement (`_pnn_step`), upsampled, refined again, up to the finest level.
-Patches cover all four channels together, so every sample carries a mask aligned with its image.
+Read top to bottom: `generate_patchnn()` builds a pyramid of the real pair (its C + K - 1 channels, RGB + mask by
+default; ratio 4/3, coarsest shortest side ~21 px), then per sample: the coarsest real level plus Gaussian noise
+is refined by a few rounds of patch nearest-neighbour replacement (`_pnn_step`), upsampled, refined again, up to
+the finest level.
+Patches cover all channels together, so every sample carries a mask aligned with its image.
 
 One replacement round: query patches of the current output are matched to key patches of the real image;
 distances get GPNN's completeness normalisation d(q, k) / (alpha + min_q' d(q', k)), which pushes every
@@ -235,7 +236,7 @@ def _initial_guess(real: torch.Tensor, generator: torch.Generator, config: Patch
 
 
 def _generate_one(reals: list[torch.Tensor], generator: torch.Generator, config: PatchNNConfig) -> torch.Tensor:
-    """One (1, 4, H, W) sample from the real pyramid `reals` (coarsest first)."""
+    """One (1, C, H, W) sample from the real pyramid `reals` (coarsest first)."""
     p = config.patch_size
     y = _initial_guess(reals[0], generator, config)
     index, grid = None, None
@@ -254,11 +255,13 @@ def _generate_one(reals: list[torch.Tensor], generator: torch.Generator, config:
 
 
 def generate_patchnn(image: Any, mask: Any = None, num: int = 10, seed: int = 0,
-                     config: PatchNNConfig | None = None, device: str = "auto", first_index: int = 0) -> Samples:
-    """Draw `num` new image/mask pairs from one real pair without training (GPNN over RGB + mask).
+                     config: PatchNNConfig | None = None, device: str = "auto", first_index: int = 0,
+                     classes: Any = None) -> Samples:
+    """Draw `num` new image/mask pairs from one real pair without training (GPNN over image + mask channels).
 
     Args:
-        image, mask: a Pair, two paths, or two arrays (image (H, W, 3) uint8, mask (H, W) bool).
+        image, mask: a Pair, two paths, or two arrays (image (H, W, C) uint8/uint16, mask (H, W) bool).
+        classes: the mask's classes for files or arrays (see `train`); None: a binary mask.
         seed: sample i is reproducible from (seed, first_index + i) alone, on CPU; CUDA may differ in ties.
         config: PatchNNConfig (default: GPNN settings, output longest side 250 px).
 
@@ -272,7 +275,7 @@ def generate_patchnn(image: Any, mask: Any = None, num: int = 10, seed: int = 0,
         raise InputError(f"num should be at least 1, got {num}")
     if seed < 0 or first_index < 0:
         raise InputError(f"seed and first_index should be >= 0, got {seed} and {first_index}")
-    pair = as_pair(image, mask)
+    pair = as_pair(image, mask, classes=classes)
     dev = resolve_device(device)
     shapes = level_shapes(pair.height, pair.width, config)
     full = pair_to_tensor(pair).to(dev)
@@ -281,15 +284,16 @@ def generate_patchnn(image: Any, mask: Any = None, num: int = 10, seed: int = 0,
     with torch.no_grad():
         batch = torch.cat([_generate_one(reals, seeded_generator(seed, first_index + i), config)
                            for i in range(num)])
-    images, masks, soft = tensor_to_pairs(batch)
-    return Samples(images=images, masks=masks, soft_masks=soft, seed=seed, start_scale=0, first_index=first_index)
+    images, masks, soft = tensor_to_pairs(batch, pair.modality)
+    return Samples(images=images, masks=masks, soft_masks=soft, seed=seed, start_scale=0, first_index=first_index,
+                   modality=pair.modality)
 
 
 def generate_patchnn_dir(image: str | Path, mask: str | Path, out_dir: str | Path, num: int = 10, seed: int = 0,
                          config: PatchNNConfig | None = None, soft_masks: bool = False, device: str = "auto",
-                         overwrite: bool = False) -> Path:
+                         overwrite: bool = False, classes: Any = None) -> Path:
     """Generate `num` pairs from one real pair and write them as a samples directory (manifest method=patchnn)."""
-    pair = as_pair(image, mask)
+    pair = as_pair(image, mask, classes=classes)
     samples = generate_patchnn(pair, num=num, seed=seed, config=config, device=device)
     return write_samples(samples, out_dir, model_name=METHOD, source_id=pair.source_id, soft_masks=soft_masks,
                          overwrite=overwrite, method=METHOD)

@@ -1,7 +1,8 @@
 """Model directories: `weights.safetensors` + `config.json`. Loading never unpickles anything.
 
 config.json holds the format version, package version, the full TrainConfig, pyramid shapes, per-scale
-widths, noise amplitudes, training progress, the sha256 of the input files and of the weights file.
+widths, noise amplitudes, the modality (image channels, bit depth, mask classes; absent in files written before
+0.13: RGB with a binary mask), training progress, the sha256 of the input files and of the weights file.
 The weights are written first and config.json last (both atomically), so config.json is the commit
 point: a directory whose config.json verifies is a consistent checkpoint.
 """
@@ -19,6 +20,7 @@ from safetensors.torch import save as save_safetensors
 
 from .. import __version__
 from ..config import TrainConfig
+from ..data.modality import Modality
 from ..errors import CheckpointError, InputError
 from ..files import read_versioned_json, sha256_bytes, write_bytes_atomic, write_json_atomic
 from .networks import ScaleDiscriminator, critic_for, generator_for
@@ -65,6 +67,7 @@ def model_meta(model: SinGANSeg, has_discriminator: bool = False) -> dict[str, A
         "pyramid": {"shapes": [list(s) for s in model.shapes],
                     "widths": [model.config.channels_at(n) for n in range(model.num_scales)]},
         "noise_amps": list(model.noise_amps),
+        "modality": model.modality.to_dict(),
         "trained_scales": model.trained_scales,
         "complete": model.is_complete,
         "has_reconstruction_noise": model.rec_noise is not None,
@@ -171,6 +174,16 @@ def check_model_meta(meta: Any, path: str | Path, prefix: str = "") -> None:
     for key in ("has_reconstruction_noise", "has_discriminator"):
         if key in meta:
             _field(meta, key, bool, path, f"{prefix}{key}")
+    meta_modality(meta, path, prefix)
+
+
+def meta_modality(meta: dict[str, Any], path: str | Path, prefix: str = "") -> Modality:
+    """The modality a model's metadata records (RGB with a binary mask where it records none), refusing a
+    malformed one in one line naming the field."""
+    try:
+        return Modality.from_dict(meta.get("modality"))
+    except InputError as exc:
+        raise CheckpointError(f"field '{prefix}modality': {exc.problem.removeprefix('modality: ')}", path) from None
 
 
 def load_model(model_dir: str | Path, device: torch.device | str = "cpu", require_complete: bool = True,
@@ -218,16 +231,21 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, path: Path, device: torc
         config = TrainConfig.from_dict(meta["config"])
     except InputError as exc:  # a setting unknown to this version, or a retired one: name the model's file
         raise CheckpointError(exc.problem, path) from None
+    modality = meta_modality(meta, path)
+    channels = modality.tensor_channels
     model = SinGANSeg(config=config, shapes=[tuple(s) for s in meta["pyramid"]["shapes"]],
-                      rec_noise=tensors.get("rec_noise"))
+                      rec_noise=tensors.get("rec_noise"), modality=modality)
+    if model.rec_noise is not None and model.rec_noise.shape[1] != channels:
+        raise CheckpointError(f"reconstruction noise has {model.rec_noise.shape[1]} channels but the modality "
+                              f"({modality.describe()}) needs {channels}", path)
     for n in range(meta["trained_scales"]):
-        generator = generator_for(config, n)
+        generator = generator_for(config, n, channels=channels)
         load_checked_state(generator, _unprefixed(f"generators.{n}", tensors), path, f"generator {n}")
         model.add_scale(generator.eval(), meta["noise_amps"][n])
     discriminator = None
     if with_discriminator and meta.get("has_discriminator"):
         last = meta["trained_scales"] - 1
-        discriminator = critic_for(config, last)
+        discriminator = critic_for(config, last, channels=channels)
         load_checked_state(discriminator, _unprefixed("discriminator", tensors), path, "discriminator")
         discriminator.to(device)
     for p in model.generators.parameters():

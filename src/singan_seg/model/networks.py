@@ -1,4 +1,4 @@
-"""The per-scale generator and discriminator of SinGAN, with 4 channels (RGB + mask).
+"""The per-scale generator and discriminator of SinGAN, with 4 channels (RGB + mask) by default.
 
 `channels_last=True` keeps weights and activations channels-last (NHWC): oneDNN's bfloat16 convolutions run
 on that layout natively and reorder NCHW tensors on every call (the finest scale of `fast` trains ~1.5x faster
@@ -25,7 +25,7 @@ from torch import nn
 if TYPE_CHECKING:
     from ..config import TrainConfig
 
-CHANNELS = 4  # R, G, B, mask
+CHANNELS = 4  # R, G, B, mask: the default modality (`channels` gives C + K - 1 for any other)
 
 
 NORMS = ("batch", "instance", "none")
@@ -86,8 +86,8 @@ class ConvBlock(nn.Sequential):
         )
 
 
-def _body(width: int, num_layers: int, kernel_size: int, norm: str, models: int) -> nn.Sequential:
-    blocks = [ConvBlock(CHANNELS, width, kernel_size, norm, models)]
+def _body(width: int, num_layers: int, kernel_size: int, norm: str, models: int, channels: int) -> nn.Sequential:
+    blocks = [ConvBlock(channels, width, kernel_size, norm, models)]
     blocks += [ConvBlock(width, width, kernel_size, norm, models) for _ in range(num_layers - 2)]
     return nn.Sequential(*blocks)
 
@@ -100,29 +100,29 @@ class ScaleGenerator(nn.Module):
     """G_n(z, x_prev) = x_prev + tail(body(pad(z + x_prev))); output has the size of x_prev."""
 
     def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3, norm: str = "batch", models: int = 1,
-                 channels_last: bool = False):
+                 channels_last: bool = False, channels: int = CHANNELS):
         super().__init__()
-        self.body = _body(width, num_layers, kernel_size, norm, models)
-        self.tail = nn.Sequential(nn.Conv2d(width * models, CHANNELS * models, kernel_size, padding=0, groups=models),
+        self.body = _body(width, num_layers, kernel_size, norm, models, channels)
+        self.tail = nn.Sequential(nn.Conv2d(width * models, channels * models, kernel_size, padding=0, groups=models),
                                   nn.Tanh())
         self.pad = num_layers * (kernel_size - 1) // 2  # what the unpadded convs take off each border
         self.layout = _layout(channels_last)
         self.to(memory_format=self.layout)
 
     def forward(self, noise: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        # noise, prev: (B, 4K, H, W) -> (B, 4K, H, W)  (K = models, 1 normally)
+        # noise, prev: (B, CK, H, W) -> (B, CK, H, W)  (C = channels, K = models, 1 normally)
         prev = prev.contiguous(memory_format=self.layout)
         x = F.pad(noise + prev, [self.pad] * 4)  # zero padding, as SinGAN pads noise and image
         return self.tail(self.body(x)) + prev
 
 
 class ScaleDiscriminator(nn.Module):
-    """D_n(x): (B, 4K, H, W) -> (B, K, H - 2p, W - 2p) patch scores (WGAN critic, no sigmoid); K = models."""
+    """D_n(x): (B, CK, H, W) -> (B, K, H - 2p, W - 2p) patch scores (WGAN critic, no sigmoid); K = models."""
 
     def __init__(self, width: int, num_layers: int = 5, kernel_size: int = 3, norm: str = "batch", models: int = 1,
-                 channels_last: bool = False):
+                 channels_last: bool = False, channels: int = CHANNELS):
         super().__init__()
-        self.body = _body(width, num_layers, kernel_size, norm, models)
+        self.body = _body(width, num_layers, kernel_size, norm, models, channels)
         self.tail = nn.Conv2d(width * models, models, kernel_size, padding=0, groups=models)
         self.layout = _layout(channels_last)
         self.to(memory_format=self.layout)
@@ -131,16 +131,17 @@ class ScaleDiscriminator(nn.Module):
         return self.tail(self.body(x.contiguous(memory_format=self.layout)))
 
 
-def generator_for(cfg: TrainConfig, scale: int, models: int = 1) -> ScaleGenerator:
-    """The generator of pyramid level `scale` as `cfg` specifies it (K = `models` fused networks)."""
+def generator_for(cfg: TrainConfig, scale: int, models: int = 1, channels: int = CHANNELS) -> ScaleGenerator:
+    """The generator of pyramid level `scale` as `cfg` specifies it (K = `models` fused networks) for pairs of
+    `channels` tensor channels (Modality.tensor_channels)."""
     return ScaleGenerator(cfg.channels_at(scale), cfg.num_layers, cfg.kernel_size, cfg.norm, models,
-                          cfg.channels_last)
+                          cfg.channels_last, channels)
 
 
-def critic_for(cfg: TrainConfig, scale: int, models: int = 1) -> ScaleDiscriminator:
+def critic_for(cfg: TrainConfig, scale: int, models: int = 1, channels: int = CHANNELS) -> ScaleDiscriminator:
     """The critic (discriminator) of pyramid level `scale` as `cfg` specifies it."""
     return ScaleDiscriminator(cfg.channels_at(scale), cfg.num_layers, cfg.kernel_size, cfg.critic_norm_layer,
-                              models, cfg.channels_last)
+                              models, cfg.channels_last, channels)
 
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
+from ..data.modality import RGB_BINARY, Modality
 from ..rng import randn, seeded_generator
-from .networks import CHANNELS, ScaleGenerator
+from .networks import ScaleGenerator
 
 
 def upsample(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -35,7 +36,12 @@ class SinGANSeg:
     shapes: list[tuple[int, int]]  # (H, W) of every scale, coarsest first
     generators: nn.ModuleList = field(default_factory=nn.ModuleList)  # one per trained scale
     noise_amps: list[float] = field(default_factory=list)
-    rec_noise: torch.Tensor | None = None  # (1, 4, H0, W0) fixed reconstruction noise; None in shared packs
+    rec_noise: torch.Tensor | None = None  # (1, C, H0, W0) fixed reconstruction noise; None in shared packs
+    modality: Modality = RGB_BINARY  # what the pair held: C = modality.tensor_channels (4: RGB + mask)
+
+    @property
+    def channels(self) -> int:
+        return self.modality.tensor_channels
 
     @property
     def num_scales(self) -> int:
@@ -72,13 +78,13 @@ class SinGANSeg:
             if self.rec_noise is None:
                 raise ValueError("this model has no reconstruction noise (it was dropped for sharing)")
             return self.rec_noise.expand(batch, -1, -1, -1)
-        return torch.zeros(batch, CHANNELS, h, w, device=self.device)
+        return torch.zeros(batch, self.channels, h, w, device=self.device)
 
     @torch.no_grad()
     def reconstruct(self, upto: int | None = None) -> torch.Tensor:
-        """The model's reconstruction of the real image at scale `upto - 1` (default: finest trained), (1, 4, H, W)."""
+        """The model's reconstruction of the real image at scale `upto - 1` (default: finest trained), (1, C, H, W)."""
         upto = self.trained_scales if upto is None else upto
-        x = torch.zeros(1, CHANNELS, *self.shapes[0], device=self.device)
+        x = torch.zeros(1, self.channels, *self.shapes[0], device=self.device)
         for n in range(upto):
             x = upsample(x, self.shapes[n])
             x = self.generators[n](self.noise_amps[n] * self.reconstruction_input(n), x)
@@ -86,9 +92,9 @@ class SinGANSeg:
 
     def run_scales(self, noises: list[torch.Tensor], upto: int, shapes: list[tuple[int, int]],
                    start: torch.Tensor | None = None, first: int = 0) -> torch.Tensor:
-        """Run generators `first`..`upto-1` on per-scale noise (B, 4, h_n, w_n); `start` is scale first-1's output."""
+        """Run generators `first`..`upto-1` on per-scale noise (B, C, h_n, w_n); `start` is scale first-1's output."""
         batch = noises[0].shape[0] if noises else 1
-        x = start if start is not None else torch.zeros(batch, CHANNELS, *shapes[first], device=self.device)
+        x = start if start is not None else torch.zeros(batch, self.channels, *shapes[first], device=self.device)
         for n in range(first, upto):
             x = upsample(x, shapes[n])
             x = self.generators[n](self.noise_amps[n] * noises[n - first], x)
@@ -98,7 +104,7 @@ class SinGANSeg:
     def generate(self, num: int = 1, start_scale: int = 0, seed: int = 0, scale_h: float = 1.0,
                  scale_w: float = 1.0, batch_size: int = 8, first_index: int = 0,
                  variation: float = 1.0) -> torch.Tensor:
-        """`num` samples as a (num, 4, H, W) tensor in [-1, 1] (RGB + mask channel).
+        """`num` samples as a (num, C, H, W) tensor in [-1, 1] (image and mask channels; see data/tensors.py).
 
         Sample i is drawn from its own generator seeded by (seed, first_index + i), so a sample does not
         depend on how many others are drawn with it.
@@ -119,12 +125,12 @@ class SinGANSeg:
             raise ValueError("variation < 1 needs start scale 0, the training size and the reconstruction noise")
         start = None
         if start_scale > 0:
-            start = self.reconstruct(upto=start_scale)  # (1, 4, h, w) at native size of scale start_scale-1
+            start = self.reconstruct(upto=start_scale)  # (1, C, h, w) at native size of scale start_scale-1
         out = []
         for first in range(0, num, batch_size):
             indices = range(first_index + first, first_index + min(first + batch_size, num))
             per_sample = [seeded_generator(seed, i) for i in indices]
-            noises = [torch.cat([randn((1, CHANNELS, *shapes[n]), g, self.device) for g in per_sample])
+            noises = [torch.cat([randn((1, self.channels, *shapes[n]), g, self.device) for g in per_sample])
                       for n in range(start_scale, self.num_scales)]
             if variation < 1.0:
                 noises[0] = (1.0 - variation ** 2) ** 0.5 * self.rec_noise + variation * noises[0]

@@ -47,7 +47,8 @@ def measure_training_cost(pair: Pair, cfg: TrainConfig, timed: int = 2, device: 
     timed = -(-timed // cycle) * cycle
     pyramid = pyramid_for(pair, cfg)
     shapes = list(pyramid.shapes)
-    model = SinGANSeg(config=cfg, shapes=shapes, rec_noise=torch.randn(1, 4, *shapes[0], device=device))
+    model = SinGANSeg(config=cfg, shapes=shapes, modality=pair.modality,
+                      rec_noise=torch.randn(1, pair.modality.tensor_channels, *shapes[0], device=device))
     reals = build_reals(pair, shapes, device)
     runs = [cfg.replace(iters_per_scale=k, iters_taper="geometric", finest_iters_fraction=1.0)
             for k in (1, cycle, cycle + timed)]

@@ -24,7 +24,7 @@ from ..config import DEFAULT_PRESET, TrainConfig, get_preset
 from ..data.tensors import as_pair, build_reals
 from ..device import machine_info, resolve_device
 from ..model.checkpoint import load_model, read_model_meta, save_model
-from ..model.networks import CHANNELS, ScaleDiscriminator, ScaleGenerator, critic_for, generator_for, init_weights
+from ..model.networks import ScaleDiscriminator, ScaleGenerator, critic_for, generator_for, init_weights
 from ..model.pyramid import pyramid_for
 from ..model.singan import SinGANSeg, upsample
 from ..rng import randn, seeded_generator
@@ -42,7 +42,7 @@ log = logging.getLogger("singan_seg")
 def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
                   rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
     width = cfg.channels_at(n)
-    gen, critic = generator_for(cfg, n), critic_for(cfg, n)
+    gen, critic = generator_for(cfg, n, channels=model.channels), critic_for(cfg, n, channels=model.channels)
     init_weights(gen, rng)
     init_weights(critic, rng)
     if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:
@@ -73,7 +73,8 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
             noise_amp = cfg.noise_amp_factor(n, model.num_scales) * float(rmse)
         rec_base = model.reconstruct(upto=n)  # the fixed scales' reconstruction (zeros at scale 0)
     # The reconstruction's input at this scale: the fixed noise at the coarsest scale, none above.
-    rec_noise = noise_amp * model.reconstruction_input(0) if n == 0 else torch.zeros(1, CHANNELS, *shapes[n],
+    channels = model.channels
+    rec_noise = noise_amp * model.reconstruction_input(0) if n == 0 else torch.zeros(1, channels, *shapes[n],
                                                                                       device=device)
 
     iters = cfg.iters_at(n, model.num_scales)
@@ -92,10 +93,10 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
         # scale, where they cost ~30 ms per iteration in float32, as much as a generator forward pass there).
         with torch.no_grad(), amp():
             # unit noise: run_scales multiplies by each scale's amplitude
-            below_noises = [randn((1, CHANNELS, *shapes[m]), rng, device) for m in range(n)]
+            below_noises = [randn((1, channels, *shapes[m]), rng, device) for m in range(n)]
             rand_below = model.run_scales(below_noises, n, shapes).float() if n > 0 else \
-                torch.zeros(1, CHANNELS, *shapes[0], device=device)
-        noise = noise_amp * randn((1, CHANNELS, *shapes[n]), rng, device)
+                torch.zeros(1, channels, *shapes[0], device=device)
+        noise = noise_amp * randn((1, channels, *shapes[n]), rng, device)
 
         # The fake is made once, with its graph: the critic sees it detached, the first generator update
         # reuses the graph (as SinGAN does), which saves a generator forward pass per iteration.
@@ -140,11 +141,13 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
 def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, config: TrainConfig | None = None,
           preset: str = DEFAULT_PRESET, device: str | torch.device = "auto", resume: bool = False,
           overwrite: bool = False, progress: bool = True, allow_empty_mask: bool = False,
-          stop_after_scale: int | None = None, checkpoint_minutes: float | None = 10.0) -> SinGANSeg:
+          stop_after_scale: int | None = None, checkpoint_minutes: float | None = 10.0, classes: Any = None,
+          channels: int | None = None, bit_depth: int | None = None) -> SinGANSeg:
     """Train a SinGAN-Seg model on one image/mask pair.
 
     Args:
-        image, mask: file paths, arrays ((H, W, 3) uint8 and (H, W) bool/0..255), or a `Pair` as `image`.
+        image, mask: file paths, arrays ((H, W, C) uint8/uint16 and (H, W) bool/0..255 or label values), or a
+            `Pair` as `image`.
         out_dir: model directory; checkpointed after every scale (and within a scale, see `checkpoint_minutes`).
             None keeps the model in memory only.
         config: a `TrainConfig`; default: the named `preset` ("fast").
@@ -155,6 +158,9 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
         stop_after_scale: stop (checkpointed) after this scale; used to test and demonstrate resuming.
         checkpoint_minutes: also save the state of the scale being trained this often, so that an interrupted
             long scale resumes where it stopped (0: after every iteration; None: only between scales).
+        classes: the mask's classes, e.g. "background,disc,cup" (label values 0, 1, 2) or
+            "background=#000000,tumour=#ff0000" (colours); None: a binary mask (data/modality.py).
+        channels, bit_depth: convert the image (1 <-> 3 channels, 16 -> 8 bits); None keeps the file's.
 
     Returns:
         The trained `SinGANSeg` model (generators in eval mode, on `device`).
@@ -165,11 +171,11 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
     """
     cfg = config if config is not None else get_preset(preset)
     dev = resolve_device(device)
-    pair = as_pair(image, mask, allow_empty_mask)
+    pair = as_pair(image, mask, allow_empty_mask, channels=channels, bit_depth=bit_depth, classes=classes)
     pyramid = pyramid_for(pair, cfg)
     out = Path(out_dir) if out_dir is not None else None
 
-    model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes))
+    model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes), modality=pair.modality)
     critic, history, meta = None, [], None
     if out is not None and check_out_dir(out, resume, overwrite):
         meta = read_model_meta(out)
@@ -180,7 +186,7 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
         if model.is_complete:
             return model
     if model.rec_noise is None:  # fixed reconstruction noise of the coarsest scale
-        model.rec_noise = randn((1, CHANNELS, *pyramid.shapes[0]), seeded_generator(cfg.seed, 10**6), dev)
+        model.rec_noise = randn((1, model.channels, *pyramid.shapes[0]), seeded_generator(cfg.seed, 10**6), dev)
 
     reals = build_reals(pair, model.shapes, dev)
     extra = {"inputs": pair.describe_inputs(), "pyramid_scale_factor": pyramid.scale_factor}

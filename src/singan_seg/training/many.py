@@ -3,10 +3,10 @@
 One SinGAN scale (a few 32-filter 3x3 convs on a <= 250 px image) is far too small to fill a GPU, so the
 per-launch overhead dominates. `train_many()` trains K pairs together: their networks at a scale become one
 network whose convs have groups=K over K x the channels (see `model/networks.py`, `models=K`), fed a
-(1, 4K, H, W) tensor that stacks the K pairs' RGB + mask channels.
+(1, CK, H, W) tensor that stacks the K pairs' C channels (RGB + mask: C = 4).
 
 Why grouped convolutions (and not torch.func.vmap over stacked modules): they are exact by construction and
-need nothing new. Group k's weights only ever see channels [4k, 4k+4); instance/batch norm with a batch of
+need nothing new. Group k's weights only ever see channels [Ck, Ck+C); instance/batch norm with a batch of
 one is per channel, so it stays per model; every loss is computed per model (reshape to (K, ...)) and the
 total is their sum, so each model's parameters get exactly its own gradient; Adam and the LR schedule act
 element by element, so the fused update is the K separate updates. The WGAN-GP penalty needs a double
@@ -41,11 +41,12 @@ from torch import nn
 
 from ..config import DEFAULT_PRESET, TrainConfig, get_preset
 from ..data.pairs import Pair
+from ..data.modality import RGB_BINARY, Modality, parse_classes
 from ..data.tensors import as_pair, build_reals
 from ..device import machine_info, resolve_device
 from ..errors import InputError
 from ..model.checkpoint import load_model, read_model_meta, save_model
-from ..model.networks import CHANNELS, ScaleDiscriminator, critic_for, generator_for, init_weights
+from ..model.networks import ScaleDiscriminator, critic_for, generator_for, init_weights
 from ..model.pyramid import pyramid_for
 from ..model.singan import SinGANSeg, upsample
 from ..rng import randn, seeded_generator
@@ -84,9 +85,9 @@ def per_model_mean(x: torch.Tensor, k_models: int) -> torch.Tensor:
     return x.float().reshape(k_models, -1).mean(1)
 
 
-def channel_amps(amps: Sequence[float], device: torch.device) -> torch.Tensor:
-    """Per-model noise amplitudes as a (1, 4K, 1, 1) multiplier (float32, as `float * tensor` rounds them)."""
-    return torch.tensor(list(amps), dtype=torch.float32, device=device).repeat_interleave(CHANNELS).view(1, -1, 1, 1)
+def channel_amps(amps: Sequence[float], device: torch.device, channels: int) -> torch.Tensor:
+    """Per-model noise amplitudes as a (1, CK, 1, 1) multiplier (float32, as `float * tensor` rounds them)."""
+    return torch.tensor(list(amps), dtype=torch.float32, device=device).repeat_interleave(channels).view(1, -1, 1, 1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -102,7 +103,12 @@ class FusedModels:
     k: int
     generators: nn.ModuleList = field(default_factory=nn.ModuleList)  # fused, one per trained scale
     noise_amps: list[list[float]] = field(default_factory=list)  # per scale: K amplitudes
-    rec_noise: torch.Tensor | None = None  # (1, 4K, H0, W0)
+    rec_noise: torch.Tensor | None = None  # (1, CK, H0, W0)
+    modality: Modality = RGB_BINARY  # shared by the K pairs
+
+    @property
+    def channels(self) -> int:
+        return self.modality.tensor_channels
 
     @property
     def trained_scales(self) -> int:
@@ -112,32 +118,33 @@ class FusedModels:
     def from_models(cls, models: Sequence[SinGANSeg]) -> FusedModels:
         first = models[0]
         fused = cls(config=first.config, shapes=list(first.shapes), k=len(models),
-                    rec_noise=torch.cat([m.rec_noise for m in models], dim=1))
+                    rec_noise=torch.cat([m.rec_noise for m in models], dim=1), modality=first.modality)
         for n in range(first.trained_scales):
-            gen = fuse([m.generators[n] for m in models], generator_for(first.config, n, len(models)))
+            gen = fuse([m.generators[n] for m in models], generator_for(first.config, n, len(models), fused.channels))
             fused.generators.append(gen.to(fused.rec_noise.device).eval().requires_grad_(False))
             fused.noise_amps.append([m.noise_amps[n] for m in models])
         return fused
 
     def models(self) -> list[SinGANSeg]:
         """The K models apart, each as `train()` would have returned it."""
-        models = [SinGANSeg(config=self.config, shapes=list(self.shapes), rec_noise=noise.clone())
-                  for noise in self.rec_noise.split(CHANNELS, dim=1)]
+        models = [SinGANSeg(config=self.config, shapes=list(self.shapes), rec_noise=noise.clone(),
+                            modality=self.modality)
+                  for noise in self.rec_noise.split(self.channels, dim=1)]
         for n, fused in enumerate(self.generators):
-            singles = split(fused, [generator_for(self.config, n) for _ in range(self.k)])
+            singles = split(fused, [generator_for(self.config, n, channels=self.channels) for _ in range(self.k)])
             for model, single, amp in zip(models, singles, self.noise_amps[n]):
                 model.add_scale(single.to(self.rec_noise.device).eval().requires_grad_(False), amp)
         return models
 
     def amps(self, n: int) -> torch.Tensor:
-        return channel_amps(self.noise_amps[n], self.rec_noise.device)
+        return channel_amps(self.noise_amps[n], self.rec_noise.device, self.channels)
 
     def zeros(self, n: int) -> torch.Tensor:
-        return torch.zeros(1, CHANNELS * self.k, *self.shapes[n], device=self.rec_noise.device)
+        return torch.zeros(1, self.channels * self.k, *self.shapes[n], device=self.rec_noise.device)
 
     @torch.no_grad()
     def reconstruct(self, upto: int) -> torch.Tensor:
-        """`SinGANSeg.reconstruct` for all K at once: (1, 4K, H, W) at scale upto-1 (zeros at scale 0 if upto=0)."""
+        """`SinGANSeg.reconstruct` for all K at once: (1, CK, H, W) at scale upto-1 (zeros at scale 0 if upto=0)."""
         x = self.zeros(0)
         for n in range(upto):
             x = upsample(x, self.shapes[n])
@@ -147,34 +154,34 @@ class FusedModels:
 
 
 def _tile(z: torch.Tensor, k: int) -> torch.Tensor:
-    """One model's (1, 4, H, W) draw repeated for K models: (1, 4K, H, W)."""
+    """One model's (1, C, H, W) draw repeated for K models: (1, CK, H, W)."""
     return z.repeat(1, k, 1, 1)
 
 
 def gradient_penalty_many(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float,
                           generator: torch.Generator, k: int) -> torch.Tensor:
-    """`steps.gradient_penalty` per model: (K,). The per-pixel norm is over each model's own 4 channels."""
+    """`steps.gradient_penalty` per model: (K,). The per-pixel norm is over each model's own C channels."""
     alpha = torch.rand(1, 1, 1, 1, generator=generator).to(real.device)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     scores = critic(mixed)
     (grads,) = torch.autograd.grad(scores, mixed, torch.ones_like(scores), create_graph=True)
-    norms = grads.float().reshape(k, CHANNELS, *grads.shape[-2:]).norm(2, dim=1)  # (K, H, W)
+    norms = grads.float().reshape(k, -1, *grads.shape[-2:]).norm(2, dim=1)  # (K, H, W)
     return weight * ((norms - 1) ** 2).reshape(k, -1).mean(1)
 
 
 def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: torch.device,
                      prev_critic: ScaleDiscriminator | None, progress: TrainProgress
                      ) -> tuple[ScaleDiscriminator, list[ScaleStats]]:
-    """`loop.train_scale` for K models at once; `real` is (1, 4K, H_n, W_n). Draws what train_scale draws."""
+    """`loop.train_scale` for K models at once; `real` is (1, CK, H_n, W_n). Draws what train_scale draws."""
     started = time.perf_counter()
-    cfg, k, shapes = fused.config, fused.k, fused.shapes
+    cfg, k, shapes, channels = fused.config, fused.k, fused.shapes, fused.channels
     rng = seeded_generator(cfg.seed, n)
     # New networks: one init drawn as train_scale draws it (generator, then critic), tiled for K models.
-    gen1, critic1 = generator_for(cfg, n), critic_for(cfg, n)
+    gen1, critic1 = generator_for(cfg, n, channels=channels), critic_for(cfg, n, channels=channels)
     init_weights(gen1, rng)
     init_weights(critic1, rng)
-    gen = fuse([gen1] * k, generator_for(cfg, n, k))
-    critic = fuse([critic1] * k, critic_for(cfg, n, k))
+    gen = fuse([gen1] * k, generator_for(cfg, n, k, channels))
+    critic = fuse([critic1] * k, critic_for(cfg, n, k, channels))
     if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == cfg.channels_at(n):
         gen.load_state_dict(fused.generators[n - 1].state_dict())
         if prev_critic is not None:
@@ -190,7 +197,7 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
             factor = cfg.noise_amp_factor(n, len(shapes))
             noise_amp = [factor * float(r) for r in torch.sqrt(per_model_mean(err ** 2, k))]
         rec_base = fused.reconstruct(upto=n)
-    amps = channel_amps(noise_amp, device)  # (1, 4K, 1, 1)
+    amps = channel_amps(noise_amp, device, channels)  # (1, CK, 1, 1)
     rec_noise = amps * fused.rec_noise if n == 0 else fused.zeros(n)
 
     iters = cfg.iters_at(n, len(shapes))
@@ -205,10 +212,10 @@ def train_scale_many(n: int, fused: FusedModels, real: torch.Tensor, device: tor
         with torch.no_grad(), amp():
             rand_below = fused.zeros(0)
             for m in range(n):  # as SinGANSeg.run_scales: unit noise x the scale's amplitude
-                z = _tile(randn((1, CHANNELS, *shapes[m]), rng, device), k)
+                z = _tile(randn((1, channels, *shapes[m]), rng, device), k)
                 rand_below = fused.generators[m](below_amps[m] * z, upsample(rand_below, shapes[m]))
             rand_below = rand_below.float()
-        noise = amps * _tile(randn((1, CHANNELS, *shapes[n]), rng, device), k)
+        noise = amps * _tile(randn((1, channels, *shapes[n]), rng, device), k)
 
         # (1) critics: per model, maximise D(real) - D(fake) with gradient penalty; the sum keeps them apart.
         # The fake's graph is kept for the first generator update, as in train_scale.
@@ -260,20 +267,23 @@ class _Item:
     shapes: Shapes
     scale_factor: float
     out: Path | None
+    modality: Modality = RGB_BINARY
     start_scale: int = 0  # scales already in the checkpoint
     history: list[dict[str, Any]] = field(default_factory=list)
+    pair_options: dict[str, Any] = field(default_factory=dict)  # classes, channels, bit_depth for files
 
     def pair(self) -> Pair:
-        return _as_pair(self.source)
+        return _as_pair(self.source, self.pair_options)
 
 
 @dataclass(frozen=True)
 class Group:
-    """Models trained together: the same pyramid, starting at the same scale."""
+    """Models trained together: the same pyramid and modality, starting at the same scale."""
 
     indices: tuple[int, ...]
     shapes: Shapes
     start_scale: int
+    modality: Modality = RGB_BINARY
 
 
 @dataclass
@@ -290,19 +300,20 @@ class ManyResult:
         return {f"{s[-1][1]}x{s[-1][0]} ({len(s)} scales)": len(ix) for s, ix in self.buckets.items()}
 
 
-def _as_pair(item: Any) -> Pair:
+def _as_pair(item: Any, options: dict[str, Any] | None = None) -> Pair:
     if isinstance(item, Pair):
         return item
     if isinstance(item, (tuple, list)) and len(item) == 2:
-        return as_pair(*item)
+        return as_pair(*item, **(options or {}))
     raise InputError(f"expected a Pair or an (image, mask) tuple, got {type(item).__name__}")
 
 
-def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume: bool, overwrite: bool) -> _Item:
-    pair = _as_pair(source)
+def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume: bool, overwrite: bool,
+             pair_options: dict[str, Any]) -> _Item:
+    pair = _as_pair(source, pair_options)
     pyramid = pyramid_for(pair, cfg)
     item = _Item(index=index, source=pair if isinstance(source, Pair) else source, shapes=pyramid.shapes,
-                 scale_factor=pyramid.scale_factor, out=out)
+                 scale_factor=pyramid.scale_factor, out=out, modality=pair.modality, pair_options=pair_options)
     if out is not None and check_out_dir(out, resume, overwrite):
         meta = read_model_meta(out)
         check_resumable(meta, cfg, pair, out)
@@ -312,13 +323,14 @@ def _prepare(index: int, source: Any, out: Path | None, cfg: TrainConfig, resume
 
 
 def plan_groups(items: Sequence[_Item], batch_models: int) -> list[Group]:
-    """Unfinished items bucketed by (pyramid shapes, start scale) in input order, cut into groups of <= K."""
-    buckets: dict[tuple[Shapes, int], list[int]] = {}
+    """Unfinished items bucketed by (pyramid shapes, start scale, modality) in input order, cut into groups of
+    <= K."""
+    buckets: dict[tuple[Shapes, int, Modality], list[int]] = {}
     for item in items:
         if item.start_scale < len(item.shapes):
-            buckets.setdefault((item.shapes, item.start_scale), []).append(item.index)
-    return [Group(tuple(ix[i:i + batch_models]), shapes, start)
-            for (shapes, start), ix in buckets.items() for i in range(0, len(ix), batch_models)]
+            buckets.setdefault((item.shapes, item.start_scale, item.modality), []).append(item.index)
+    return [Group(tuple(ix[i:i + batch_models]), shapes, start, modality)
+            for (shapes, start, modality), ix in buckets.items() for i in range(0, len(ix), batch_models)]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -331,14 +343,15 @@ def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: tor
     members = [items[i] for i in group.indices]
     k, shapes = len(members), list(group.shapes)
     if group.start_scale == 0:
-        fused = FusedModels(config=cfg, shapes=shapes, k=k)
+        fused = FusedModels(config=cfg, shapes=shapes, k=k, modality=group.modality)
         # Every model's fixed reconstruction noise is the same draw from (seed, 10**6), as in train().
-        fused.rec_noise = _tile(randn((1, CHANNELS, *shapes[0]), seeded_generator(cfg.seed, 10**6), device), k)
+        fused.rec_noise = _tile(randn((1, fused.channels, *shapes[0]), seeded_generator(cfg.seed, 10**6), device),
+                                k)
         critic = None
     else:
         resumed = [load_model(m.out, device, require_complete=False, with_discriminator=True) for m in members]
         fused = FusedModels.from_models([model for model, _, _ in resumed])
-        critic = fuse([c for _, _, c in resumed], critic_for(cfg, group.start_scale - 1, k))
+        critic = fuse([c for _, _, c in resumed], critic_for(cfg, group.start_scale - 1, k, fused.channels))
         critic = critic.to(device)
     pairs = [m.pair() for m in members]
     reals = [torch.cat(per_scale, dim=1) for per_scale in zip(*(build_reals(p, shapes, device) for p in pairs))]
@@ -352,7 +365,7 @@ def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: tor
             if all(m.out is None for m in members):
                 continue
             models = fused.models()
-            critics = split(critic, [critic_for(cfg, n) for _ in range(k)])
+            critics = split(critic, [critic_for(cfg, n, channels=fused.channels) for _ in range(k)])
             for member, pair, model, member_critic, stat in zip(members, pairs, models, critics, stats):
                 member.history.append(stat.__dict__ | {"shape": list(stat.shape), "batch_models": k})
                 if member.out is not None:
@@ -367,7 +380,8 @@ def _train_group(group: Group, items: list[_Item], cfg: TrainConfig, device: tor
 def train_many(pairs: Sequence[Any], out_dirs: Sequence[str | Path] | None = None, config: TrainConfig | None = None,
                preset: str = DEFAULT_PRESET, batch_models: int = 8, device: str | torch.device = "auto",
                resume: bool = False, overwrite: bool = False, progress: bool = True,
-               keep_models: bool | None = None, stop_after_scale: int | None = None) -> ManyResult:
+               keep_models: bool | None = None, stop_after_scale: int | None = None, classes: Any = None,
+               channels: int | None = None, bit_depth: int | None = None) -> ManyResult:
     """Train one SinGAN-Seg model per pair, `batch_models` pairs at a time in one fused network.
 
     Args:
@@ -379,6 +393,7 @@ def train_many(pairs: Sequence[Any], out_dirs: Sequence[str | Path] | None = Non
         resume: continue checkpoints in `out_dirs` (complete ones are skipped); overwrite: replace them.
         keep_models: return the trained models in `result.models` (default: only when out_dirs is None).
         stop_after_scale: stop (checkpointed) after this scale; used to test resuming.
+        classes, channels, bit_depth: how (image, mask) files are read, as in `train` (Pairs keep their own).
 
     Returns:
         A `ManyResult`: the buckets by pyramid, the groups trained together, seconds, and the models if kept.
@@ -397,7 +412,10 @@ def train_many(pairs: Sequence[Any], out_dirs: Sequence[str | Path] | None = Non
         raise InputError("two pairs were given the same output directory")
     dev = resolve_device(device)
     started = time.perf_counter()
-    items = [_prepare(i, source, out, cfg, resume, overwrite) for i, (source, out) in enumerate(zip(pairs, outs))]
+    options = {"classes": parse_classes(classes) if isinstance(classes, (str, Path)) else classes,
+               "channels": channels, "bit_depth": bit_depth}
+    items = [_prepare(i, source, out, cfg, resume, overwrite, options)
+             for i, (source, out) in enumerate(zip(pairs, outs))]
     buckets: dict[Shapes, list[int]] = {}
     for item in items:
         buckets.setdefault(item.shapes, []).append(item.index)

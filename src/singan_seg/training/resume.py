@@ -30,6 +30,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from ..config import TrainConfig
+from ..data.modality import Modality
 from ..data.pairs import Pair
 from ..errors import CheckpointError
 from ..files import parse_versioned_json, prepare_checkpoint_dir, sha256_bytes, write_bytes_atomic, write_json_atomic
@@ -61,6 +62,10 @@ def check_resumable(meta: dict, cfg: TrainConfig, pair: Pair, out_dir: Path) -> 
         saved_digest = saved_inputs.get(key, {}).get("sha256")
         if digest and saved_digest and digest != saved_digest:
             raise CheckpointError(f"cannot resume: the {key} differs from the one this model was trained on", out_dir)
+    saved_modality = Modality.from_dict(meta.get("modality"))
+    if saved_modality != pair.modality:
+        raise CheckpointError(f"cannot resume: the model was trained on {saved_modality.describe()}, this pair is "
+                              f"{pair.modality.describe()} (give the same --classes / --channels)", out_dir)
 
 
 @dataclass
