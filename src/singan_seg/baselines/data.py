@@ -98,8 +98,10 @@ def load_pair_set(images_dir: str | Path, masks_dir: str | Path, resolution: int
     chosen = select_ids(list(files), ids, folds, fold, limit)
     rgbs, masks = [], []
     for ident in chosen:
-        # Empty masks are fine here: a multi-image GAN learns them as part of the distribution.
-        pair = load_pair(files[ident].image, files[ident].mask, source_id=ident, allow_empty_mask=True)
+        # Empty masks are fine here: a multi-image GAN learns them as part of the distribution. The baselines
+        # are the paper's RGB + binary mask networks: gray and 16-bit images are made RGB 8-bit, as they always were.
+        pair = load_pair(files[ident].image, files[ident].mask, source_id=ident, allow_empty_mask=True, channels=3,
+                         bit_depth=8)
         rgb, mask = resize_pair_tensor(pair_to_tensor(pair), resolution)
         rgbs.append(rgb)
         masks.append(mask)
@@ -109,12 +111,12 @@ def load_pair_set(images_dir: str | Path, masks_dir: str | Path, resolution: int
 def pair_set_from_arrays(images: list[np.ndarray], masks: list[np.ndarray], resolution: int,
                          ids: list[str] | None = None) -> PairSet:
     """A PairSet from in-memory (H, W, 3) uint8 images and (H, W) bool masks (tests, notebooks)."""
-    from ..data.pairs import pair_from_arrays
+    from ..data.tensors import as_pair
 
     rgbs, bits = [], []
     for image, mask in zip(images, masks):
-        rgb, bit = resize_pair_tensor(pair_to_tensor(pair_from_arrays(image, mask, allow_empty_mask=True)),
-                                      resolution)
+        pair = as_pair(image, mask, allow_empty_mask=True, channels=3, bit_depth=8)
+        rgb, bit = resize_pair_tensor(pair_to_tensor(pair), resolution)
         rgbs.append(rgb)
         bits.append(bit)
     return PairSet(ids or [f"pair{i:04d}" for i in range(len(rgbs))], torch.stack(rgbs), torch.stack(bits))

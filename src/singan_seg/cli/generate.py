@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
-from .common import console
+from .common import classes_option, console
 
 
 def generate(
@@ -19,6 +19,7 @@ def generate(
                                "or a baseline: dcgan, progan, fastgan (MODEL_DIR written by `baseline train`)"),
     image: Optional[Path] = typer.Option(None, help="with --method patchnn: the real image"),
     mask: Optional[Path] = typer.Option(None, help="with --method patchnn: its mask"),
+    classes: Optional[str] = classes_option(),
     max_size: Optional[int] = typer.Option(None, help="with --method patchnn: longest side of the output (250)"),
     out: Path = typer.Option(..., help="samples directory to write (images/, masks/, manifest.csv)"),
     num: int = typer.Option(10, help="number of samples"),
@@ -47,6 +48,7 @@ def generate(
         from ..baselines import generate_baseline
 
         if model_dir is None or pack is not None or ids is not None or image is not None or mask is not None \
+                or classes is not None \
                 or max_size is not None or sized or soft_masks:
             raise InputError(f"--method {method} samples a baseline MODEL_DIR (from `baseline train`) and takes "
                              "only --out, --num, --seed, --device and --overwrite")
@@ -56,11 +58,13 @@ def generate(
         return
     if method == "patchnn":
         path = _generate_patchnn(model_dir or pack, image, mask, out, num=num, seed=seed, max_size=max_size,
-                                 sized=sized, soft_masks=soft_masks, device=device, overwrite=overwrite)
+                                 sized=sized, soft_masks=soft_masks, device=device, overwrite=overwrite,
+                                 classes=classes)
         console.print(f"[green]{num} pairs written to {path}[/green]")
         return
-    if image is not None or mask is not None or max_size is not None:
-        raise InputError("--image, --mask and --max-size go with --method patchnn; singan needs MODEL_DIR or --pack")
+    if image is not None or mask is not None or max_size is not None or classes is not None:
+        raise InputError("--image, --mask, --classes and --max-size go with --method patchnn; singan needs MODEL_DIR "
+                         "or --pack (a model knows its classes)")
     if (model_dir is None) == (pack is None):
         raise InputError("give either a MODEL_DIR or --pack, not both or neither")
     options = dict(num=num, start_scale=start_scale, seed=seed, height=height, width=width, scale_h=scale_h,
@@ -84,7 +88,7 @@ def generate(
 
 def _generate_patchnn(model: Path | str | None, image: Path | None, mask: Path | None, out: Path, num: int,
                       seed: int, max_size: int | None, sized: bool, soft_masks: bool, device: str,
-                      overwrite: bool) -> Path:
+                      overwrite: bool, classes: str | None = None) -> Path:
     """Check that the options fit a training-free run (one-line errors), then write the samples directory.
 
     `model`: the MODEL_DIR or --pack given, if any (an error here); `sized`: SinGAN size/scale options given."""
@@ -102,4 +106,4 @@ def _generate_patchnn(model: Path | str | None, image: Path | None, mask: Path |
 
     config = PatchNNConfig() if max_size is None else PatchNNConfig(max_size=max_size)
     return generate_patchnn_dir(image, mask, out, num=num, seed=seed, config=config, soft_masks=soft_masks,
-                                device=device, overwrite=overwrite)
+                                device=device, overwrite=overwrite, classes=classes)

@@ -8,13 +8,17 @@ from typing import Optional
 import typer
 
 from ..config import DEFAULT_PRESET, PRESETS
-from .common import console, setup_logging
+from .common import bit_depth_option, channels_option, classes_option, console, setup_logging
 
 
 def train(
-    image: Path = typer.Option(..., help="real image (RGB; grayscale/RGBA/16-bit are converted with a note)"),
-    mask: Path = typer.Option(..., help="its mask (same size; binarised at gray >= 128)"),
+    image: Path = typer.Option(..., help="real image: RGB, gray or multi-channel (TIFF, .npy), 8 or 16 bits, kept "
+                               "as it is (RGBA loses alpha, palette/CMYK become RGB, with a note)"),
+    mask: Path = typer.Option(..., help="its mask (same size; binarised at gray >= 128 unless --classes)"),
     out: Path = typer.Option(..., help="model directory to write"),
+    classes: Optional[str] = classes_option(),
+    channels: Optional[int] = channels_option(),
+    bit_depth: Optional[int] = bit_depth_option(),
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale (paper: 250)"),
     iters: Optional[int] = typer.Option(None, help="iterations per scale (overrides the preset)"),
@@ -36,15 +40,19 @@ def train(
     setup_logging(verbose)
     config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     model = train_model(image, mask, out_dir=out, config=config, device=device, resume=resume,
-                        overwrite=overwrite, allow_empty_mask=allow_empty_mask, checkpoint_minutes=checkpoint_minutes)
+                        overwrite=overwrite, allow_empty_mask=allow_empty_mask, checkpoint_minutes=checkpoint_minutes,
+                        classes=classes, channels=channels, bit_depth=bit_depth)
     console.print(f"[green]model written to {out}[/green] ({model.num_scales} scales, finest "
-                  f"{model.shapes[-1][1]}x{model.shapes[-1][0]} px)")
+                  f"{model.shapes[-1][1]}x{model.shapes[-1][0]} px; {model.modality.describe()})")
 
 
 def train_many(
     images: Path = typer.Option(..., help="folder of real images"),
     masks: Path = typer.Option(..., help="folder of masks, paired with images by file stem"),
     out: Path = typer.Option(..., help="folder to write one model directory per pair into (OUT/<id>/)"),
+    classes: Optional[str] = classes_option(),
+    channels: Optional[int] = channels_option(),
+    bit_depth: Optional[int] = bit_depth_option(),
     batch_models: int = typer.Option(8, help="K: models trained together in one network (same pyramid only)"),
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
     max_size: Optional[int] = typer.Option(None, help="longest side of the finest scale (paper: 250)"),
@@ -70,7 +78,8 @@ def train_many(
     pairs = find_pairs(images, masks)[:limit]
     config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     result = train_models([(p.image, p.mask) for p in pairs], [out / p.id for p in pairs], config=config,
-                        batch_models=batch_models, device=device, resume=resume, overwrite=overwrite)
+                        batch_models=batch_models, device=device, resume=resume, overwrite=overwrite,
+                        classes=classes, channels=channels, bit_depth=bit_depth)
     buckets = ", ".join(f"{size}: {count}" for size, count in result.bucket_sizes().items())
     console.print(f"[green]{len(pairs)} models in {out}[/green] ({len(result.groups)} groups of <= {batch_models}, "
                   f"{result.seconds / 60:.1f} min); pairs per pyramid: {buckets}", highlight=False, soft_wrap=True)

@@ -2,9 +2,9 @@
 
 from .modality import RGB_BINARY, MaskClass, Modality, parse_classes
 from .pairs import Pair, load_pair, pair_from_arrays
-from .phantom import make_phantom
+from .phantom import make_labelled_phantom, make_phantom
 from .samples_dir import MANIFEST_COLUMNS, load_sample, read_manifest, write_manifest, write_pair_files
 
-__all__ = ["RGB_BINARY", "MaskClass", "Modality", "parse_classes",
-           "Pair", "load_pair", "pair_from_arrays", "make_phantom", "MANIFEST_COLUMNS", "load_sample",
+__all__ = ["RGB_BINARY", "MaskClass", "Modality", "parse_classes", "Pair", "load_pair", "pair_from_arrays",
+           "make_phantom", "make_labelled_phantom", "MANIFEST_COLUMNS", "load_sample",
            "read_manifest", "write_manifest", "write_pair_files"]

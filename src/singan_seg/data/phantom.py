@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .modality import MaskClass, Modality
 from .pairs import Pair
 
 
@@ -58,3 +59,26 @@ def make_phantom(height: int = 192, width: int = 240, seed: int = 0) -> Pair:
 
     image = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
     return Pair(image=image, mask=mask, source_id=f"phantom-{seed}")
+
+
+LABELLED_CLASSES = (MaskClass("background", 0), MaskClass("lesion", 1), MaskClass("core", 2))
+
+
+def make_labelled_phantom(height: int = 96, width: int = 120, seed: int = 0, bit_depth: int = 16) -> Pair:
+    """A grayscale phantom with a 3-class label mask (background 0, lesion 1, core 2), like a scan with a tumour
+    core inside its oedema: the polyp phantom's luminance at `bit_depth` bits, the lesion its polyp, the core the
+    lesion's brighter inner half. For tests and examples of non-RGB, multi-class data."""
+    rgb = make_phantom(height, width, seed)
+    luminance = rgb.image.astype(np.float64) @ np.asarray([0.299, 0.587, 0.114])
+    yy, xx = np.nonzero(rgb.mask)
+    cy, cx = yy.mean(), xx.mean()
+    ry, rx = max(1.0, yy.std() * 2.0), max(1.0, xx.std() * 2.0)
+    grid_y, grid_x = np.mgrid[0:height, 0:width]
+    inner = (((grid_y - cy) / ry) ** 2 + ((grid_x - cx) / rx) ** 2) <= 0.3
+    labels = rgb.mask.astype(np.uint8)
+    labels[rgb.mask & inner] = 2
+    luminance = np.where(labels == 2, luminance * 0.8 + 45, luminance)  # the core: brighter, flatter
+    top = 255 if bit_depth == 8 else 65535
+    image = np.clip(np.round(luminance / 255.0 * top), 0, top).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    modality = Modality(channels=1, bit_depth=bit_depth, classes=LABELLED_CLASSES)
+    return Pair(image=image[:, :, None], mask=labels, source_id=f"labelled-phantom-{seed}", modality=modality)

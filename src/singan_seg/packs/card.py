@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..data.modality import Modality
+
 PRIVACY_DEFAULT = (
     "The fixed reconstruction noise was **removed** from every generator, as were the training critics. "
     "Without the reconstruction noise the generators cannot replay their "
@@ -28,13 +30,33 @@ INTENDED_USE = (
 )
 
 
+def _modality(entry: dict[str, Any]) -> Modality:
+    return Modality.from_dict(entry["model"].get("modality"))
+
+
+def _modalities(generators: list[dict[str, Any]]) -> list[str]:
+    """One line per modality in the pack: channels, bit depth, mask classes with their label values or colours."""
+    lines = []
+    for modality in dict.fromkeys(_modality(e) for e in generators):
+        if modality.classes is None:
+            classes = "binary mask (0 background, 255 object)"
+        else:
+            marks = [f"{c.name} = " + (f"#{c.color[0]:02x}{c.color[1]:02x}{c.color[2]:02x}" if c.color else
+                                       f"{c.value}") for c in modality.classes]
+            classes = f"{modality.num_classes}-class mask ({modality.mask_kind}: {', '.join(marks)})"
+        lines.append(f"- {modality.channels} image channel(s) at {modality.bit_depth} bits, {classes}; generators "
+                     f"work on {modality.tensor_channels} channels")
+    return lines
+
+
 def _generator_row(entry: dict[str, Any]) -> str:
     model = entry["model"]
     inputs = entry.get("inputs", {})
     h, w = model["pyramid"]["shapes"][-1]
     fg = inputs.get("foreground_fraction")
     seconds = entry.get("training", {}).get("seconds")
-    return (f"| {entry['id']} | {entry.get('preset', 'custom')} | {w}x{h} | {len(model['pyramid']['shapes'])} | "
+    return (f"| {entry['id']} | {entry.get('preset', 'custom')} | {_modality(entry).describe()} | {w}x{h} | "
+            f"{len(model['pyramid']['shapes'])} | "
             f"{'' if fg is None else f'{fg:.3f}'} | {'' if seconds is None else f'{seconds:.0f}'} | "
             f"{'yes' if model['has_reconstruction_noise'] else 'no'} |")
 
@@ -61,11 +83,14 @@ def model_card(index: dict[str, Any]) -> str:
         f"License / terms of use: {index['license']}",
         "",
         "## Training data",
-        "Each generator was trained on one real image/mask pair (RGB + binary mask, 4 channels). Recorded per "
-        "generator: training size, fraction of mask pixels that are foreground, training time.",
+        "Each generator was trained on one real image/mask pair. Images and masks:",
+        *_modalities(generators),
         "",
-        "| id | preset | size (WxH) | scales | foreground fraction | training s | reconstruction noise |",
-        "|---|---|---|---|---|---|---|",
+        "Recorded per generator: modality, training size, fraction of mask pixels that are not background, "
+        "training time.",
+        "",
+        "| id | preset | modality | size (WxH) | scales | foreground fraction | training s | reconstruction noise |",
+        "|---|---|---|---|---|---|---|---|",
         *[_generator_row(e) for e in generators],
         "",
         "## Training configuration",
@@ -103,6 +128,7 @@ def card_summary(index: dict[str, Any]) -> str:
         f"license: {index['license']}",
         f"generators ({len(ids)}): {', '.join(ids)}",
         f"presets: {', '.join(sorted({e.get('preset', 'custom') for e in index['generators']}))}",
+        f"modality: {'; '.join(dict.fromkeys(_modality(e).describe() for e in index['generators']))}",
         f"privacy: {privacy}",
         f"files: {len(index['files'])} with sha256",
     ])

@@ -27,8 +27,10 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..data.dataset import PairFiles, find_pairs, read_folds
+from ..data.modality import RGB_BINARY, Modality
 from ..data.pairs import load_pair
-from ..data.samples_dir import read_manifest, read_manifest_rows, write_manifest
+from ..data.samples_dir import (read_manifest, read_manifest_rows, read_samples_modality, write_manifest,
+                                write_modality_file)
 from ..errors import CheckpointError, InputError, OutputExistsError
 from ..files import exclusive_dir_lock, parse_versioned_json, sha256_bytes, staging_dir, write_json_atomic
 from ..model.pyramid import pyramid_for
@@ -57,20 +59,29 @@ class BuildResult:
         return not self.failed
 
 
-def validate_pairs(pairs: list[PairFiles], settings: DatasetSettings) -> None:
-    """Read every pair once (decode, sizes, masks, pyramid) so bad files fail before any training."""
+def validate_pairs(pairs: list[PairFiles], settings: DatasetSettings) -> Modality:
+    """Read every pair once (decode, sizes, masks, pyramid) so bad files fail before any training; return the
+    modality they share (a dataset mixing, say, gray and RGB images is refused: one segmenter trains on it)."""
     if settings.method == "patchnn":
         from ..engines.patchnn import level_shapes
 
         engine = settings.patchnn_config()
-        for files in pairs:
-            pair = load_pair(files.image, files.mask)
-            level_shapes(pair.height, pair.width, engine)
-        return
-    cfg = settings.train_config()
+    else:
+        cfg = settings.train_config()
+    modality, first = None, None
     for files in pairs:
-        pair = load_pair(files.image, files.mask)
-        pyramid_for(pair, cfg)
+        pair = load_pair(files.image, files.mask, **settings.pair_options())
+        if settings.method == "patchnn":
+            level_shapes(pair.height, pair.width, engine)
+        else:
+            pyramid_for(pair, cfg)
+        if modality is None:
+            modality, first = pair.modality, files.image.name
+        elif pair.modality != modality:
+            raise InputError(f"image is {pair.modality.describe()} but {first} is {modality.describe()}; every pair "
+                             "of a dataset needs the same channels and bit depth (pass --channels 1 or 3, "
+                             "--bit-depth 8 or 16)", files.image)
+    return modality or RGB_BINARY
 
 
 DAMAGED = ("this dataset folder is damaged: {problem}, so the settings it was built with are unknown; restore "
@@ -190,7 +201,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
     pairs = find_pairs(images_dir, masks_dir)
     fold_of = read_folds(folds, [p.id for p in pairs]) if folds else {}
     pairs = pairs[:limit] if limit else pairs
-    validate_pairs(pairs, settings)
+    modality = validate_pairs(pairs, settings)
     jobs = [PairJob(id=p.id, image=str(p.image), mask=str(p.mask), fold=fold_of.get(p.id),
                     out_dir=str(out / "pairs" / p.id)) for p in pairs]
     result = BuildResult(out_dir=out)
@@ -229,6 +240,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                 run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
         result.seconds = time.perf_counter() - started
         write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+        write_modality_file(out, modality)  # what export and the benchmark read the samples as
         failures = out / "failures.json"
         if result.failed:
             write_json_atomic(failures, result.failed)
@@ -252,7 +264,7 @@ def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, b
     try:
         result = train_many([(job.image, job.mask) for job in todo], [Path(job.out_dir) / "model" for job in todo],
                             config=settings.train_config(), batch_models=batch_models, device=device, resume=True,
-                            progress=progress)
+                            progress=progress, **settings.pair_options())
         log.info("trained %d generators in %d groups; pairs per pyramid: %s", len(todo), len(result.groups),
                  result.bucket_sizes())
     except Exception as exc:  # the jobs then train one by one and record per-pair failures
@@ -263,7 +275,7 @@ def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, b
 def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: int, device: str) -> dict[str, Any]:
     """Seconds per pair measured here on the first pair (2 timed iterations per scale, or one patchnn sample
     timed and multiplied by the samples per pair), and the totals."""
-    pair = load_pair(pairs[0].image, pairs[0].mask)
+    pair = load_pair(pairs[0].image, pairs[0].mask, **settings.pair_options())
     if settings.method == "patchnn":
         from ..engines.patchnn import generate_patchnn
 
@@ -385,7 +397,9 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
         sources.append((line, row, files))
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
+    modality = read_samples_modality(dataset)
     with staging_dir(out) as staging:
+        write_modality_file(staging, modality)
         for sub in ("images", "masks"):
             (staging / sub).mkdir()
         kept = []

@@ -57,6 +57,7 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
     """Run one pair's job (skipping it when done); return {id, status, seconds[, error]}. Never raises."""
     import torch
 
+    from ..data.tensors import as_pair
     from ..sampling import sample, write_samples
     from ..training import train
 
@@ -72,12 +73,13 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
         if settings.method == "patchnn":
             from ..engines.patchnn import METHOD, generate_patchnn
 
-            samples = generate_patchnn(job.image, job.mask, num=settings.per_image, seed=settings.seed,
-                                       config=settings.patchnn_config(), device=device)
+            samples = generate_patchnn(as_pair(job.image, job.mask, **settings.pair_options()),
+                                       num=settings.per_image, seed=settings.seed, config=settings.patchnn_config(),
+                                       device=device)
             write_samples(samples, raw, model_name=METHOD, source_id=job.id, overwrite=True, method=METHOD)
         else:
             model = train(job.image, job.mask, out_dir=out / "model", config=settings.train_config(), device=device,
-                          resume=True, progress=False)
+                          resume=True, progress=False, **settings.pair_options())
             samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed,
                              variation=settings.variation)
             write_samples(samples, raw, model_name=f"pairs/{job.id}/model", source_id=job.id, overwrite=True)
