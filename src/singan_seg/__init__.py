@@ -4,6 +4,8 @@ Public API (the README's "Python API" shows each in use):
     train(image, mask, out_dir=..., preset="fast")  -> SinGANSeg
     train_many(pairs, out_dirs, batch_models=8)      -> ManyResult (K generators trained at once)
     load(model_dir)                                  -> SinGANSeg
+    parse_classes("background,disc,cup")             -> mask classes for train(..., classes=...) (any modality)
+    nifti_slices(volume, labels, out_dir)            -> 2D image/mask pairs from a NIfTI volume (windowed)
     sample(model_or_dir, num=10, seed=0)             -> Samples (uint8 images, bool masks)
     generate(model_dir, out_dir, num=10)             -> samples directory on disk
     generate_patchnn(image, mask, num=10, seed=0)    -> Samples, training-free (patch nearest neighbours)
@@ -21,7 +23,8 @@ from importlib import import_module
 __version__ = "0.12.0"
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
-from .data import RGB_BINARY, MaskClass, Modality, Pair, load_pair, make_phantom, pair_from_arrays, parse_classes  # noqa: E402,E501
+from .data import (RGB_BINARY, MaskClass, Modality, Pair, load_pair, make_labelled_phantom, make_phantom,  # noqa: E402
+                   nifti_slices, pair_from_arrays, parse_classes)
 from .engines import PatchNNConfig, generate_patchnn  # noqa: E402
 from .errors import CheckpointError, InputError, OutputExistsError, SinganSegError  # noqa: E402
 from .model import SinGANSeg, compute_pyramid  # noqa: E402
@@ -59,7 +62,7 @@ def __getattr__(name: str):
 
 
 __all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_preset", "Modality", "MaskClass",
-           "RGB_BINARY", "parse_classes", "Pair", "load_pair",
+           "RGB_BINARY", "parse_classes", "make_labelled_phantom", "nifti_slices", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
            "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
            "transfer_style", "train", "train_many", "ManyResult", "load", "use_free_cores", "PatchNNConfig",

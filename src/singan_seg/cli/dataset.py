@@ -1,4 +1,4 @@
-"""`singan-seg build-dataset`, `export` and `data folds|kvasir-seg`: whole datasets from the command line."""
+"""`singan-seg build-dataset`, `export` and `data folds|kvasir-seg|nifti`: whole datasets from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..config import DEFAULT_PRESET, PRESETS
-from .common import console
+from .common import bit_depth_option, channels_option, classes_option, console
 
 
 def build_dataset(
@@ -17,6 +17,9 @@ def build_dataset(
     masks: Path = typer.Option(..., help="folder of masks, paired with images by file stem"),
     out: Path = typer.Option(..., help="dataset folder to write (re-run the same command to resume)"),
     folds: Optional[Path] = typer.Option(None, help="CSV id,fold; samples keep their source's fold"),
+    classes: Optional[str] = classes_option(),
+    channels: Optional[int] = channels_option(),
+    bit_depth: Optional[int] = bit_depth_option(),
     per_image: int = typer.Option(10, help="samples per real pair"),
     preset: str = typer.Option(DEFAULT_PRESET, help=f"one of {sorted(PRESETS)}"),
     method: str = typer.Option("singan", help="singan (train a generator per pair) or patchnn (training-free)"),
@@ -47,7 +50,8 @@ def build_dataset(
 
     settings = DatasetSettings(preset=preset, max_size=max_size, iters_per_scale=iters, per_image=per_image,
                                start_scale=start_scale, variation=variation, seed=seed, style=style,
-                               style_steps=style_steps, method=method, train_settings=",".join(train_settings))
+                               style_steps=style_steps, method=method, train_settings=",".join(train_settings),
+                               classes=classes or "", channels=channels, bit_depth=bit_depth)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
                    device=str(resolve_device(device)), threads=threads, batch_models=batch_models)
@@ -113,3 +117,35 @@ def data_kvasir_seg(
                             overwrite=overwrite)
     source = json.loads((path / "SOURCE.json").read_text())
     console.print(f"[green]{source['pairs']} pairs in {path}[/green]; archive sha256 {source['sha256']}\n{TERMS}")
+
+
+@data_app.command("nifti")
+def data_nifti(
+    image: Path = typer.Argument(..., help="image volume (NIfTI .nii / .nii.gz)"),
+    labels: Path = typer.Argument(..., help="label volume on the same voxel grid (integer labels, 0 = background)"),
+    out: Path = typer.Option(..., help="folder to write (images/, masks/, slices.csv, volume.json)"),
+    axis: int = typer.Option(2, help="axis of the RAS-reoriented volume: 2 axial, 1 coronal, 0 sagittal"),
+    slice_: list[int] = typer.Option([], "--slice", help="slice index to write (repeatable; default: every slice "
+                                     "with foreground)"),
+    window: Optional[str] = typer.Option(None, help="LOW,HIGH (e.g. -160,240 for abdominal CT) or percentile "
+                                         "(0.5..99.5 of nonzero voxels); default: the volume's min..max"),
+    bit_depth: int = typer.Option(16, "--bit-depth", help="image PNGs: 16 or 8 bits (masks keep the label values)"),
+    overwrite: bool = typer.Option(False, help="replace an existing slices folder"),
+) -> None:
+    """2D image/mask PNG pairs from a CT/MRI volume and its labels (needs the optional nibabel package)."""
+    from ..data.volumes import classes_spec, nifti_slices, parse_window
+
+    path = nifti_slices(image, labels, out, axis=axis, slices=slice_ or "foreground",
+                        window=None if window is None else parse_window(window), bit_depth=bit_depth,
+                        overwrite=overwrite)
+    info = json.loads((path / "volume.json").read_text())
+    win = info["window"]
+    console.print(f"[green]wrote {len(info['slices'])} slices[/green] (axis {axis} {info['plane']}, "
+                  f"{info['bit_depth']}-bit, window {win['low']:g}..{win['high']:g}: {win['rule']}) to {path}",
+                  highlight=False)
+    found = [v for v in info["labels"] if v != 0]
+    pixels = ", ".join(f"{v} ({info['label_pixels'][str(v)]} px)" for v in found) or "none (background only)"
+    console.print(f"labels found: {pixels}", highlight=False)
+    if found:
+        console.print(f"train with: --classes {classes_spec(info['labels'])} (rename the classes as you like)",
+                      highlight=False, soft_wrap=True)
