@@ -1,6 +1,8 @@
 """Style transfer: give synthetic images the style of the real image they came from (masks untouched).
 
-    transfer_style(images, real_image, method="gatys"|"fast", ratio="1:1000")  -> styled uint8 arrays
+Any modality: fast takes any channel count, gatys gray or RGB; 8- and 16-bit images keep their bit depth.
+
+    transfer_style(images, real_image, method="gatys"|"fast", ratio="1:1000")  -> styled uint8/uint16 arrays
     style_samples_dir(samples_dir, real_image, out_dir, ...)                   -> a styled samples directory
 """
 

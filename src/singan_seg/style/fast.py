@@ -1,12 +1,16 @@
 """A fast, gradient-free style transfer for CPUs (target: <= 2 s per 250-px image on 2 cores).
 
 Feature-statistics matching in two parts, after Heeger & Bergen (1995) "pyramid-based texture analysis":
-  1. colour whitening-colouring: the content's RGB pixels get the style image's mean and full 3x3 covariance
-     (x -> Cs^1/2 Cc^-1/2 (x - mu_c) + mu_s);
+  1. colour whitening-colouring: the content's pixels get the style image's mean and full C x C channel
+     covariance (x -> Cs^1/2 Cc^-1/2 (x - mu_c) + mu_s); for one channel (gray) this is plain mean and
+     standard-deviation matching;
   2. in the style's decorrelated (PCA) colour space, each channel's Laplacian-pyramid band-pass images get the
      histograms of the style's bands, then the channel gets the style's pixel histogram; `steps` rounds.
 Every change is a monotone remapping of values inside a band, so edges and layout (which the mask depends on)
 stay where they are, while colour and per-scale contrast ("texture energy") move to the real image's.
+
+Any channel count C works (gray, RGB, multi-channel), and images work in float [0, 1] whatever their bit depth:
+the callers divide by 255 or 65535, so 16-bit images keep their precision and are written back at 16 bits.
 """
 
 from __future__ import annotations
@@ -18,24 +22,25 @@ PYRAMID_LEVELS = 4  # band-pass levels; the coarsest level of a 250-px image is 
 
 
 def _psd_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
-    """matrix^power for a symmetric positive semi-definite 3x3 (eigenvalues floored for stability)."""
+    """matrix^power for a symmetric positive semi-definite C x C (eigenvalues floored for stability)."""
     values, vectors = torch.linalg.eigh(matrix)
     return vectors @ torch.diag(values.clamp_min(1e-6) ** power) @ vectors.T
 
 
 def _colour_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1, 3, H, W) -> mean (3, 1) and covariance (3, 3), in float64."""
-    flat = x.reshape(3, -1).double()
+    """(1, C, H, W) -> mean (C, 1) and covariance (C, C), in float64."""
+    flat = x.reshape(x.shape[1], -1).double()
     mean = flat.mean(1, keepdim=True)
     centred = flat - mean
     return mean, centred @ centred.T / flat.shape[1]
 
 
 def match_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """Give `content` (1, 3, H, W) the RGB mean and covariance of `style` (1, 3, h, w); result in [0, 1]."""
+    """Give `content` (1, C, H, W) the channel mean and covariance of `style` (1, C, h, w); result in [0, 1]."""
     mean_c, cov_c = _colour_stats(content)
     mean_s, cov_s = _colour_stats(style)
-    out = _psd_power(cov_s, 0.5) @ _psd_power(cov_c, -0.5) @ (content.reshape(3, -1).double() - mean_c) + mean_s
+    flat = content.reshape(content.shape[1], -1).double()
+    out = _psd_power(cov_s, 0.5) @ _psd_power(cov_c, -0.5) @ (flat - mean_c) + mean_s
     return out.reshape(content.shape).to(content.dtype).clamp(0, 1)
 
 
@@ -73,20 +78,20 @@ def fast_transfer(content: torch.Tensor, style: torch.Tensor, steps: int = 1,
     """Colour whitening-colouring, then `steps` rounds of pyramid band histogram matching.
 
     Args:
-        content: (1, 3, H, W) in [0, 1], the synthetic image.
-        style: (1, 3, h, w) in [0, 1], the real image (best resized to the content size).
+        content: (1, C, H, W) in [0, 1], the synthetic image (any channel count C).
+        style: (1, C, h, w) in [0, 1], the real image (best resized to the content size).
         steps: rounds of band + pixel histogram matching; 0 gives colour matching alone.
         levels: Laplacian pyramid band-pass levels.
 
     Returns:
-        (1, 3, H, W) in [0, 1].
+        (1, C, H, W) in [0, 1].
     """
     coloured = match_colour(content, style)
     if steps == 0:
         return coloured
     mean_s, cov_s = _colour_stats(style)
-    basis = torch.linalg.eigh(cov_s).eigenvectors.to(content.dtype)  # (3, 3) style's PCA axes, columns
-    mean_s = mean_s.to(content.dtype).view(1, 3, 1, 1)
+    basis = torch.linalg.eigh(cov_s).eigenvectors.to(content.dtype)  # (C, C) style's PCA axes, columns
+    mean_s = mean_s.to(content.dtype).view(1, -1, 1, 1)
 
     def to_pca(x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bchw,cd->bdhw", x - mean_s, basis)
