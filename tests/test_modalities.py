@@ -276,3 +276,15 @@ def test_a_dataset_mixing_gray_and_rgb_images_is_refused(tmp_path, phantom):
     assert "p1.png" in str(info.value) and not (tmp_path / "ds").exists()
     settings = ss.DatasetSettings(method="patchnn", channels=3, per_image=1, max_size=40)
     assert ss.build_dataset(images, masks, tmp_path / "ds", settings=settings, progress=False).ok
+
+
+def test_a_dataset_refuses_gatys_style_on_multi_channel_images_up_front(tmp_path, labelled):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    np.save(images / "p0.npy", np.concatenate([labelled.image, labelled.image], axis=2))
+    Image.fromarray(labelled.mask).save(masks / "p0.png")
+    settings = ss.DatasetSettings(method="patchnn", style="1:1", classes=THREE)
+    with pytest.raises(ss.InputError, match="needs 1- or 3-channel images but these have 2; use --style fast"):
+        ss.build_dataset(images, masks, tmp_path / "ds", settings=settings, progress=False)
+    assert not (tmp_path / "ds").exists()

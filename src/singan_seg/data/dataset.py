@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..files import write_text_atomic
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"}  # .npy: multi-channel arrays
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,11 @@ def validate_pairs(pairs: list[PairFiles], settings: DatasetSettings) -> Modalit
             raise InputError(f"image is {pair.modality.describe()} but {first} is {modality.describe()}; every pair "
                              "of a dataset needs the same channels and bit depth (pass --channels 1 or 3, "
                              "--bit-depth 8 or 16)", files.image)
-    return modality or RGB_BINARY
+    modality = modality or RGB_BINARY
+    if settings.style not in ("none", "fast") and modality.channels not in (1, 3):
+        raise InputError(f"style {settings.style} (Gatys) needs 1- or 3-channel images but these have "
+                         f"{modality.channels}; use --style fast or none")
+    return modality
 
 
 DAMAGED = ("this dataset folder is damaged: {problem}, so the settings it was built with are unknown; restore "
