@@ -20,11 +20,17 @@ SIFID follows SinGAN's reference code (192-channel layer before the second max-p
 with these TF weights instead of torchvision's ImageNet Inception, so absolute values are not comparable with
 the paper's (0.35 / 0.22); trends are. FID uses 2048-d pool features of 299x299 inputs and warns below 2049
 images per set (rank-deficient covariance).
+
+Any modality (see data/modality.py): a samples directory's modality.json, or a folder's own files, say what the
+images hold (gray, RGB or any channel count, 8 or 16 bits) and how masks are read (binary, or classes). The network
+sees 3-channel 8-bit-range input (`CHANNELS_RULE`): 16 bits / 257, gray replicated, other channel counts one
+channel at a time with the metric averaged; sets of different channel counts are refused. Multi-class masks get
+per-class statistics and mask fit beside the foreground's.
 """
 
 from .fid import FewImagesWarning, FidResult, fid, frechet_distance, gaussian_stats
 from .image_sets import ImageSet, load_image_set
-from .inception import WEIGHTS_NAME, WEIGHTS_SHA256, InceptionFeatures, get_extractor
+from .inception import CHANNELS_RULE, WEIGHTS_NAME, WEIGHTS_SHA256, InceptionFeatures, get_extractor
 from .masks import MaskStats, mask_statistics
 from .privacy import PrivacyAudit, membership_auc, privacy_audit
 from .quality import MaskShape, Memorisation, diversity, mask_fit, mask_shape, mean_pairwise_l1, memorisation
@@ -33,7 +39,8 @@ from .sifid import SifidResult, sifid, sifid_pair
 from .suite import Evaluation, evaluate_samples
 
 __all__ = ["FewImagesWarning", "FidResult", "fid", "frechet_distance", "gaussian_stats", "ImageSet",
-           "load_image_set", "WEIGHTS_NAME", "WEIGHTS_SHA256", "InceptionFeatures", "get_extractor", "MaskStats",
+           "load_image_set", "CHANNELS_RULE", "WEIGHTS_NAME", "WEIGHTS_SHA256", "InceptionFeatures", "get_extractor",
+           "MaskStats",
            "mask_statistics", "PrivacyAudit", "membership_auc", "privacy_audit", "write_report", "SifidResult",
            "sifid", "sifid_pair", "Evaluation", "evaluate_samples", "MaskShape", "Memorisation", "diversity",
            "mask_fit", "mask_shape", "mean_pairwise_l1", "memorisation"]

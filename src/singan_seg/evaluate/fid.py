@@ -4,6 +4,10 @@ FID (Heusel et al. 2017) = ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
 features of 299x299 inputs. The matrix square root is scipy's `sqrtm`; if it is not finite (a near-singular
 product), eps is added to both diagonals, as in TTUR / pytorch-fid. With no more images than dimensions, `fid`
 uses the exact low-rank form `frechet_distance_features` instead (same value, no 2048 x 2048 sqrtm).
+
+Any modality (inception.CHANNELS_RULE): 16-bit images are scaled to 0..255 floats (v / 257), gray is replicated to
+RGB, RGB is used as is; for any other channel count each channel, as a gray image, gives its own features and its
+own FID, and the FID reported is their mean (`channel_values` holds each). Both sets must have one channel count.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from rich.progress import Progress
 from scipy import linalg
 
 from ..errors import InputError
-from .image_sets import ImageSet, load_image_set
-from .inception import WEIGHTS_NAME, InceptionFeatures, get_extractor
+from .image_sets import ImageSet, check_same_channels, load_image_set
+from .inception import CHANNELS_RULE, WEIGHTS_NAME, InceptionFeatures, get_extractor, inception_views, view_count
 
 log = logging.getLogger("singan_seg")
 
@@ -79,30 +83,46 @@ def frechet_distance_features(features_a: np.ndarray, features_b: np.ndarray) ->
     return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * tr_covmean)
 
 
-_FEATURE_CACHE: dict[tuple, np.ndarray] = {}  # (file, mtime, size, weights sha256) -> (2048,); report reuses them
+# (file, mtime, size, weights sha256, channels, bit depth) -> (views, 2048); the report reuses them
+_FEATURE_CACHE: dict[tuple, np.ndarray] = {}
 
 
-def set_features(images: ImageSet, extractor: InceptionFeatures, progress: bool = True,
-                 label: str = "features") -> np.ndarray:
-    """(N, 2048) pool features of every image of a set (the extractor batches them: 1 on CPU, 32 on GPU).
+def set_view_features(images: ImageSet, extractor: InceptionFeatures, progress: bool = True,
+                      label: str = "features") -> np.ndarray:
+    """(V, N, 2048) pool features of every image of a set, per Inception view (V = 1 for gray or RGB images, else
+    one per channel; see CHANNELS_RULE). The extractor batches them: 1 on CPU, 32 on GPU.
 
-    Features are memoised per file (path, mtime, size) for this process, so FID and the privacy audit of one
-    report run the network once per image.
+    Features are memoised per file (path, mtime, size) and the way it is read for this process, so FID and the
+    privacy audit of one report run the network once per image.
     """
+    modality = images.modality
+
     def key(i):
         stat = images.image_paths[i].stat()
-        return str(images.image_paths[i].resolve()), stat.st_mtime_ns, stat.st_size, extractor.sha256
+        return (str(images.image_paths[i].resolve()), stat.st_mtime_ns, stat.st_size, extractor.sha256,
+                modality.channels, modality.bit_depth)
 
     todo = [i for i in range(len(images)) if key(i) not in _FEATURE_CACHE]
-    step = extractor.batch_size
+    views = view_count(modality.channels)
+    step = max(1, extractor.batch_size // views)
     with Progress(disable=not progress or not todo, transient=True) as bar:
         task = bar.add_task(label, total=len(todo))
         for start in range(0, len(todo), step):
             batch = todo[start:start + step]
-            for i, feature in zip(batch, extractor.pool_features([images.image(i) for i in batch])):
-                _FEATURE_CACHE[key(i)] = feature  # (2048,)
+            inputs = [view for i in batch for view in inception_views(images.image(i))]
+            features = extractor.pool_features(inputs).reshape(len(batch), views, -1)  # (B, V, 2048)
+            for i, feature in zip(batch, features):
+                _FEATURE_CACHE[key(i)] = feature
             bar.advance(task, len(batch))
-    return np.stack([_FEATURE_CACHE[key(i)] for i in range(len(images))])
+    return np.stack([_FEATURE_CACHE[key(i)] for i in range(len(images))], axis=1)
+
+
+def set_features(images: ImageSet, extractor: InceptionFeatures, progress: bool = True,
+                 label: str = "features") -> np.ndarray:
+    """(N, 2048 V) pool features of every image of a set: one 2048-d vector per view, side by side (for gray and
+    RGB images, (N, 2048)); the L2 distance of two such rows is the root of the views' squared distances."""
+    view_features = set_view_features(images, extractor, progress, label)  # (V, N, 2048)
+    return np.concatenate(list(view_features), axis=1)
 
 
 def warn_if_few(n: int, what: str, dims: int = FID_DIMS) -> None:
@@ -118,9 +138,26 @@ class FidResult:
     n_a: int
     n_b: int
     weights: str = WEIGHTS_NAME
+    image_channels: int = 3
+    bit_depths: tuple[int, int] = (8, 8)  # (a, b)
+    channel_values: list[float] | None = None  # per channel, where each channel was scored alone
 
     def to_dict(self) -> dict:
-        return {"fid": self.value, "n_a": self.n_a, "n_b": self.n_b, "weights": self.weights}
+        out = {"fid": self.value, "n_a": self.n_a, "n_b": self.n_b, "weights": self.weights}
+        if self.image_channels != 3 or self.bit_depths != (8, 8):  # RGB 8-bit results stay as they always were
+            out.update(image_channels=self.image_channels, bit_depths=list(self.bit_depths),
+                       channels_rule=CHANNELS_RULE)
+        if self.channel_values is not None:
+            out["channel_values"] = self.channel_values
+        return out
+
+
+def features_fid(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """FID of two (N, D) feature sets: the exact low-rank formula when a set has no more images than dimensions
+    (rank-deficient covariance), else the Fréchet distance of the fitted Gaussians."""
+    if min(len(features_a), len(features_b)) <= features_a.shape[1]:
+        return frechet_distance_features(features_a, features_b)
+    return frechet_distance(*gaussian_stats(features_a), *gaussian_stats(features_b))
 
 
 def fid(a: str | Path | ImageSet, b: str | Path | ImageSet, weights: str | Path | None = None,
@@ -136,15 +173,17 @@ def fid(a: str | Path | ImageSet, b: str | Path | ImageSet, weights: str | Path 
     Warns FewImagesWarning when a set has fewer than 2049 images.
     """
     sets = [x if isinstance(x, ImageSet) else load_image_set(x) for x in (a, b)]
+    check_same_channels([(sets[0], "first"), (sets[1], "second")], "FID")
+    for images in sets:
+        if len(images) < 2:
+            raise InputError("FID needs at least 2 images per set (and 2049 for a full-rank covariance)", images.root)
     extractor = get_extractor(None if weights is None else str(weights), str(device))
     features = []
     for name, images in zip("ab", sets):
-        if len(images) < 2:
-            raise InputError("FID needs at least 2 images per set (and 2049 for a full-rank covariance)", images.root)
         warn_if_few(len(images), f"set {name} ({images.root})")
-        features.append(set_features(images, extractor, progress, f"FID features {name}"))
-    if min(len(f) for f in features) <= FID_DIMS:  # rank-deficient: the exact low-rank formula
-        value = frechet_distance_features(*features)
-    else:
-        value = frechet_distance(*gaussian_stats(features[0]), *gaussian_stats(features[1]))
-    return FidResult(value, len(sets[0]), len(sets[1]))
+        features.append(set_view_features(images, extractor, progress, f"FID features {name}"))  # (V, N, 2048)
+    values = [features_fid(fa, fb) for fa, fb in zip(*features)]
+    channels = sets[0].modality.channels
+    return FidResult(float(np.mean(values)), len(sets[0]), len(sets[1]), image_channels=channels,
+                     bit_depths=(sets[0].modality.bit_depth, sets[1].modality.bit_depth),
+                     channel_values=values if view_count(channels) > 1 else None)

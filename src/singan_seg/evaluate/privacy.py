@@ -10,6 +10,11 @@ training) to the same training set:
   image is no closer to the training set than a fresh real image, 1.0 means every synthetic image is.
 Note: single-image GANs are meant to resemble their one source image, so some closeness is by design;
 the pictures of the closest pairs are the evidence to look at.
+
+Any modality: features follow inception.CHANNELS_RULE; an image of a channel count other than 1 or 3 is described
+by its channels' features side by side (2048 per channel), so its distance to another is the root of the
+channels' squared distances. SSIM runs on every channel, with pixels scaled to 0..1 of their bit depth. The three
+sets must have one channel count.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from skimage.metrics import structural_similarity
 
 from ..errors import InputError
 from .fid import set_features
-from .image_sets import ImageSet, load_image_set
+from .image_sets import ImageSet, check_same_channels, load_image_set
 from .inception import get_extractor
 
 SSIM_SIZE = (128, 128)  # (W, H) images are resized to before SSIM
@@ -42,9 +47,22 @@ def nearest(query: np.ndarray, reference: np.ndarray, k: int = 1, exclude_self: 
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM of two RGB uint8 images after resizing both to SSIM_SIZE."""
-    a, b = (np.asarray(Image.fromarray(x).resize(SSIM_SIZE, Image.BILINEAR)) for x in (a, b))
-    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+    """SSIM of two images after resizing both to SSIM_SIZE: RGB uint8 as always; any other (H, W, C) image (gray,
+    16-bit, any channel count; both alike) with its pixels as 0..1 of their bit depth, every channel resized alone."""
+    if all(x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3 for x in (a, b)):
+        a, b = (np.asarray(Image.fromarray(x).resize(SSIM_SIZE, Image.BILINEAR)) for x in (a, b))
+        return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+    a, b = (_unit_resized(x) for x in (a, b))
+    return float(structural_similarity(a, b, channel_axis=2, data_range=1.0))
+
+
+def _unit_resized(image: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8/uint16 -> SSIM_SIZE float32 in 0..1, each channel resized bilinearly on its own."""
+    image = image[..., None] if image.ndim == 2 else image
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    planes = [np.asarray(Image.fromarray(image[..., c].astype(np.float32) / np.float32(scale)).resize(
+        SSIM_SIZE, Image.BILINEAR)) for c in range(image.shape[2])]
+    return np.stack(planes, axis=2)
 
 
 def membership_auc(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> float:
@@ -116,6 +134,7 @@ def privacy_audit(samples: str | Path | ImageSet, train_real: str | Path | Image
         weights, device, progress: as for `fid`.
     """
     sets = [x if isinstance(x, ImageSet) else load_image_set(x) for x in (samples, train_real, heldout_real)]
+    check_same_channels(list(zip(sets, ("synthetic", "training", "held-out"))), "the privacy audit")
     check_heldout(sets[1], sets[2])
     extractor = get_extractor(None if weights is None else str(weights), str(device))
     syn, train, held = (set_features(s, extractor, progress=progress, label=f"privacy {name}")

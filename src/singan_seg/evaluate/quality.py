@@ -16,7 +16,10 @@ These complement SIFID (realism of each sample against its real image):
   both; a generator that only reuses textures scores low on the second even when the first is high.
   Flat patches (std < `flat` = 4/255, e.g. the black borders of endoscopy frames) match any flat patch, so
   they count for neither figure: a copy has to carry texture to be one.
-Inputs are uint8 (H, W, 3) images and bool (H, W) masks; the real pair must be at the samples' resolution.
+Inputs are (H, W, C) images of any channel count, uint8 or uint16 (tolerances are fractions of the full range:
+255 or 65535), and bool (H, W) masks; the real pair must be at the samples' resolution. Multi-class masks (uint8
+class indices, with their `Modality`) get the mask fit of the foreground (every non-background class together)
+plus one per class.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from ..data.modality import Modality
 from ..errors import InputError
 
 COPY_TOL = 8 / 255  # pixel difference that still counts as "the same" (JPEG-level noise)
@@ -39,6 +43,15 @@ def _check_images(samples: np.ndarray, real: np.ndarray) -> None:
     if samples.ndim != 4 or real.ndim != 3 or samples.shape[1:] != real.shape:
         raise InputError(f"samples (N, H, W, C) and real (H, W, C) should match in size, got {samples.shape} "
                          f"and {real.shape}")
+
+
+def full_scale(*images: np.ndarray) -> int:
+    """The largest pixel value of the images' bit depth: 65535 for uint16, else 255; images of different bit
+    depths are refused (a difference of 8-bit and 16-bit values means nothing)."""
+    depths = {np.asarray(x).dtype == np.uint16 for x in images}
+    if len(depths) > 1:
+        raise InputError("images of different bit depths (8 and 16); convert them to one first")
+    return 65535 if depths.pop() else 255
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -55,8 +68,8 @@ def diversity(samples: np.ndarray, real: np.ndarray) -> float:
 
 
 def mean_pairwise_l1(samples: np.ndarray) -> float:
-    """Mean absolute pixel difference (0..1) over all pairs of samples."""
-    x = samples.astype(np.float64) / 255
+    """Mean absolute pixel difference (0..1 of the full range, 8 or 16 bits) over all pairs of samples."""
+    x = samples.astype(np.float64) / full_scale(samples)
     pairs = [np.abs(x[i] - x[j]).mean() for i in range(len(x)) for j in range(i + 1, len(x))]
     if not pairs:
         raise InputError(f"pairwise distance needs at least 2 samples, got {len(samples)}")
@@ -88,12 +101,27 @@ def mask_shape(mask: np.ndarray, speckle_px: int = 16) -> MaskShape:
                      speckles=int((sizes < speckle_px).sum()), holes=int(holes))
 
 
-def mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int = 16) -> dict[str, float]:
+def mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int = 16,
+             modality: Modality | None = None) -> dict:
     """Sample masks against their real mask: mean components / holes / speckle share, and the real's figures.
 
     `component_excess`: mean (sample components - real components), ignoring speckles; `speckle_fraction`:
     speckles / components over all samples (0 when no sample has a component); `empty_fraction`: the share of
-    samples with no foreground at all (an image whose polyp lost its mask, or vanished)."""
+    samples with no foreground at all (an image whose polyp lost its mask, or vanished).
+
+    With a multi-class `modality` (masks of uint8 class indices): these figures for the foreground (every
+    non-background class together), and under "classes" the same figures for each non-background class alone,
+    keyed by class name (`empty_fraction`: the share of samples that lost that class)."""
+    if modality is not None and not modality.is_binary:
+        sample_masks, real_mask = np.asarray(sample_masks), np.asarray(real_mask)
+        overall = _binary_mask_fit(sample_masks != 0, real_mask != 0, speckle_px)
+        overall["classes"] = {name: _binary_mask_fit(sample_masks == k, real_mask == k, speckle_px)
+                              for k, name in enumerate(modality.class_names) if k > 0}
+        return overall
+    return _binary_mask_fit(sample_masks, real_mask, speckle_px)
+
+
+def _binary_mask_fit(sample_masks: np.ndarray, real_mask: np.ndarray, speckle_px: int) -> dict:
     real = mask_shape(real_mask, speckle_px)
     shapes = [mask_shape(m, speckle_px) for m in sample_masks]
     components = sum(s.components for s in shapes)
@@ -122,12 +150,13 @@ class Memorisation:
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.tensor(image).permute(2, 0, 1)[None].float() / 255  # (1, C, H, W)
+    """(1, C, H, W) float in 0..1 of the image's full range."""
+    return torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None] / full_scale(image)
 
 
 def textured(image: np.ndarray, patch: int = 7, flat: float = FLAT_STD) -> np.ndarray:
     """Bool (H, W): the patch x patch window centred on each pixel has a gray-level std above `flat` (0..1)."""
-    gray = image.astype(np.float64).mean(-1) / 255
+    gray = image.astype(np.float64).mean(-1) / full_scale(image)
     mean = ndimage.uniform_filter(gray, patch, mode="nearest")
     var = ndimage.uniform_filter(gray * gray, patch, mode="nearest") - mean * mean
     return np.sqrt(np.maximum(var, 0)) > flat
@@ -168,19 +197,25 @@ def copied_area(sample: np.ndarray, real: np.ndarray, offset: tuple[int, int], p
     ys, xs = slice(max(0, -dy), min(h, real.shape[0] - dy)), slice(max(0, -dx), min(w, real.shape[1] - dx))
     if ys.start >= ys.stop or xs.start >= xs.stop:
         return same
-    shifted = real[ys.start + dy:ys.stop + dy, xs.start + dx:xs.stop + dx].astype(np.int16)
-    diff = np.abs(sample[ys, xs].astype(np.int16) - shifted).max(-1)
-    same[ys, xs] = diff <= round(tol * 255)
+    scale = full_scale(sample, real)
+    shifted = real[ys.start + dy:ys.stop + dy, xs.start + dx:xs.stop + dx].astype(np.int32)
+    diff = np.abs(sample[ys, xs].astype(np.int32) - shifted).max(-1)
+    same[ys, xs] = diff <= round(tol * scale)
     # opening: keep only pixels inside some fully-matching window, so lone equal pixels (flat areas) don't count
     return ndimage.binary_opening(same, structure=np.ones((patch, patch)))
 
 
 def memorisation(sample: np.ndarray, real: np.ndarray, patch: int = 7, tol: float = COPY_TOL, stride: int = 3,
                  top_offsets: int = 16, flat: float = FLAT_STD) -> Memorisation:
-    """How much of one sample (uint8 (H, W, 3)) is copied from the real image (uint8, any size >= patch)."""
+    """How much of one sample ((H, W, C), uint8 or uint16) is copied from the real image (the same channels and
+    bit depth, any size >= patch)."""
     if sample.ndim != 3 or real.ndim != 3 or min(sample.shape[:2]) < patch or min(real.shape[:2]) < patch:
         raise InputError(f"memorisation needs two (H, W, C) images of at least {patch} px, got {sample.shape} "
                          f"and {real.shape}")
+    if sample.shape[2] != real.shape[2]:
+        raise InputError(f"memorisation needs images of one channel count, got {sample.shape[2]} (sample) and "
+                         f"{real.shape[2]} (real)")
+    full_scale(sample, real)  # refuses mixed bit depths
     pos, dist, offsets = nearest_real_patches(sample, real, patch, stride)
     texture = textured(sample, patch, flat)  # (H, W)
     informative = texture[pos[:, 0] + patch // 2, pos[:, 1] + patch // 2]  # (Q,) at each patch's centre

@@ -1,4 +1,8 @@
-"""One self-contained HTML report (every picture base64-embedded, no external files) plus a JSON of all numbers."""
+"""One self-contained HTML report (every picture base64-embedded, no external files) plus a JSON of all numbers.
+
+Any modality: pictures show `image_preview_rgb` (16 bits scaled to 8, gray as gray, the first three channels of
+multi-channel images); multi-class masks are drawn in their class colours (outlines and masks, with a legend),
+and the mask section adds per-class histograms and mean masks."""
 
 from __future__ import annotations
 
@@ -15,14 +19,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from ..data.modality import Modality, image_preview_rgb  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from ..preview import contact_sheet  # noqa: E402
-from .masks import BIN_EDGES  # noqa: E402
+from .image_sets import ImageSet  # noqa: E402
+from .inception import CHANNELS_RULE  # noqa: E402
+from .masks import BIN_EDGES, MaskStats  # noqa: E402
 from .suite import Evaluation  # noqa: E402
 
 MAX_GRID = 9
 THUMB = 160  # px, height of the pictures in the grids
+# a class colour's box in legends
+SWATCH = "display:inline-block;width:12px;height:12px;border:1px solid #666;margin:0 4px 0 8px"
 
 
 def _img_tag(array: np.ndarray, alt: str) -> str:
@@ -38,23 +47,41 @@ def _fig_tag(fig, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _thumb(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _thumb(image: np.ndarray, mask: np.ndarray | None, modality: Modality) -> tuple[np.ndarray, np.ndarray]:
+    """An 8-bit RGB view of the image and its mask (bool or class indices), THUMB px high."""
     h, w = image.shape[:2]
     size = (max(1, round(w * THUMB / h)), THUMB)
-    mask = np.zeros((h, w), bool) if mask is None else mask
-    return (np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)),
+    mask = np.zeros((h, w), bool if modality.is_binary else np.uint8) if mask is None else mask
+    return (np.asarray(Image.fromarray(image_preview_rgb(image, modality)).resize(size, Image.BILINEAR)),
             np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST)))
 
 
+def class_legend(modality: Modality) -> str:
+    """HTML swatches naming each class's colour (empty for binary masks)."""
+    if modality.is_binary:
+        return ""
+    swatches = "".join(f"<span style='{SWATCH};background:#{r:02x}{g:02x}{b:02x}'></span>{html.escape(name)} "
+                       for name, (r, g, b) in zip(modality.class_names, modality.class_colors))
+    return f"<p class='legend'>Classes: {swatches}</p>"
+
+
+def _sheet(images: ImageSet, count: int) -> np.ndarray:
+    cells = [_thumb(images.image(i), images.mask(i), images.modality) for i in range(count)]
+    labels = [stem[:22] for stem in images.stems[:count]]
+    # the thumbnails are 8-bit RGB views already; the masks keep their classes
+    return contact_sheet([c[0] for c in cells], [c[1] for c in cells], labels,
+                         modality=images.modality.with_image(3, 8))
+
+
 def _samples_section(ev: Evaluation) -> str:
-    cells = [_thumb(ev.samples.image(i), ev.samples.mask(i)) for i in range(min(MAX_GRID, len(ev.samples)))]
-    reals = [_thumb(ev.real.image(i), ev.real.mask(i)) for i in range(min(MAX_GRID, len(ev.real)))]
-    sheet = contact_sheet([c[0] for c in cells], [c[1] for c in cells],
-                          [ev.samples.stems[i][:22] for i in range(len(cells))])
-    real_sheet = contact_sheet([c[0] for c in reals], [c[1] for c in reals],
-                               [s[:22] for s in ev.real.stems[:len(reals)]])
-    return (f"<h2>Samples</h2><p>{len(ev.samples)} synthetic pairs (first {len(cells)} shown, mask outline in green, "
-            f"mask below).</p>{_img_tag(sheet, 'synthetic samples')}<h3>Real</h3>{_img_tag(real_sheet, 'real pairs')}")
+    shown = min(MAX_GRID, len(ev.samples))
+    sheet, real_sheet = _sheet(ev.samples, shown), _sheet(ev.real, min(MAX_GRID, len(ev.real)))
+    modality = ev.samples.modality
+    drawn = "mask outline in green, mask below" if modality.is_binary else "class outlines and masks in class colours"
+    kind = "" if modality.is_default else f" ({html.escape(modality.describe())})"
+    return (f"<h2>Samples</h2><p>{len(ev.samples)} synthetic pairs{kind} (first {shown} shown, {drawn}).</p>"
+            f"{class_legend(modality)}{_img_tag(sheet, 'synthetic samples')}<h3>Real</h3>"
+            f"{_img_tag(real_sheet, 'real pairs')}")
 
 
 def _metrics_section(ev: Evaluation) -> str:
@@ -68,8 +95,11 @@ def _metrics_section(ev: Evaluation) -> str:
                     f"<td>{ev.fid.n_a} real vs {ev.fid.n_b} synthetic</td></tr>")
     weights = ev.sifid.weights if ev.sifid else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in ev.notes)
+    modality = ev.samples.modality
+    rule = "" if modality.channels == 3 and modality.bit_depth == 8 and ev.real.modality.bit_depth == 8 else \
+        f"<p>Images are {html.escape(modality.describe())}; the network's input: {html.escape(CHANNELS_RULE)}.</p>"
     return (f"<h2>SIFID / FID</h2><table><tr><th>metric</th><th>value</th><th>set</th></tr>{''.join(rows)}</table>"
-            f"<p>Weights: {html.escape(weights)}.</p><ul class='notes'>{notes}</ul>")
+            f"<p>Weights: {html.escape(weights)}.</p>{rule}<ul class='notes'>{notes}</ul>")
 
 
 def _masks_section(ev: Evaluation) -> str:
@@ -87,9 +117,41 @@ def _masks_section(ev: Evaluation) -> str:
         ax.imshow(image, cmap="gray", vmin=0, vmax=1 if "mean" in title else 0.5)
         ax.set(title=title, xticks=[], yticks=[])
     means = _fig_tag(fig, "mean and sd masks")
-    return (f"<h2>Masks</h2><p>True-pixel percentage in 5 % bins. Wasserstein distance {m.wasserstein_pct:.2f} "
+    what = "True-pixel" if m.classes is None else "Foreground (every non-background class together)"
+    return (f"<h2>Masks</h2><p>{what} percentage in 5 % bins. Wasserstein distance {m.wasserstein_pct:.2f} "
             f"percentage points; histogram total variation {m.hist_total_variation:.3f}.</p>{hist}"
-            f"<h3>Mean and standard-deviation masks</h3>{means}")
+            f"<h3>Mean and standard-deviation masks</h3>{means}{_classes_section(m, ev.samples.modality)}")
+
+
+def _classes_section(m: MaskStats, modality: Modality) -> str:
+    """Per-class area histograms (real | synthetic, in class colours) and mean masks of a multi-class set."""
+    if m.classes is None:
+        return ""
+    names = list(m.classes)
+    colors = {name: np.asarray(color) / 255 for name, color in zip(modality.class_names, modality.class_colors)}
+    fig, axes = plt.subplots(len(names), 2, figsize=(10, 2.6 * len(names)), sharey=True, squeeze=False)
+    for row, name in zip(axes, names):
+        stats = m.classes[name]
+        for ax, pct, title in ((row[0], stats.real_pct, "real"), (row[1], stats.synthetic_pct, "synthetic")):
+            ax.hist(pct, bins=BIN_EDGES, weights=np.full(len(pct), 100 / len(pct)), color=colors[name],
+                    edgecolor="k")
+            ax.set(title=f"{name}: {title} (n={len(pct)})", xlabel="class pixels (%)", ylabel="% of masks",
+                   xlim=(0, 100))
+    fig.tight_layout()
+    hist = _fig_tag(fig, "per-class area histograms")
+    fig, axes = plt.subplots(len(names), 2, figsize=(6, 3 * len(names)), squeeze=False)
+    for row, name in zip(axes, names):
+        for ax, image, title in ((row[0], m.classes[name].real_mean, "real"),
+                                 (row[1], m.classes[name].synthetic_mean, "synthetic")):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set(title=f"{name}: {title} mean", xticks=[], yticks=[])
+    means = _fig_tag(fig, "per-class mean masks")
+    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{s.real_pct.mean():.2f}</td>"
+                   f"<td>{s.synthetic_pct.mean():.2f}</td><td>{s.wasserstein_pct:.2f}</td>"
+                   f"<td>{s.hist_total_variation:.3f}</td></tr>" for name, s in m.classes.items())
+    return (f"<h3>Per class</h3>{class_legend(modality)}<table><tr><th>class</th><th>real mean %</th>"
+            f"<th>synthetic mean %</th><th>Wasserstein (pct points)</th><th>histogram TV</th></tr>{rows}</table>"
+            f"{hist}<h3>Mean mask per class</h3>{means}")
 
 
 def _privacy_section(ev: Evaluation) -> str:
@@ -106,8 +168,8 @@ def _privacy_section(ev: Evaluation) -> str:
     pairs = []
     for i in p.closest(6):
         j = int(p.neighbours[i, 0])
-        a, _ = _thumb(ev.samples.image(i), None)
-        b, _ = _thumb(ev.train_real.image(j), None)
+        a, _ = _thumb(ev.samples.image(i), None, ev.samples.modality)
+        b, _ = _thumb(ev.train_real.image(j), None, ev.train_real.modality)
         pairs.append(f"<figure>{_img_tag(np.concatenate([a, np.full((THUMB, 4, 3), 255, np.uint8), b], 1), 'pair')}"
                      f"<figcaption>{html.escape(p.synthetic_stems[i])} ↔ {html.escape(p.train_stems[j])}: "
                      f"d={p.distances[i, 0]:.2f}, SSIM={p.ssim[i, 0]:.3f}</figcaption></figure>")

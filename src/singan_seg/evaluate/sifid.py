@@ -5,6 +5,10 @@ resize), activations of the layer just before the second max-pool (192 channels)
 one observation, Fréchet distance of the two fitted Gaussians. Differences from the reference: the weights
 are the TF FID Inception (see inception.py), not torchvision's ImageNet Inception, and the input is scaled
 as TF did ((x - 128) / 128). `channels=64` gives the first-max-pool variant.
+
+Any modality (inception.CHANNELS_RULE): 16-bit images are scaled to 0..255 floats (v / 257), gray is replicated to
+RGB, RGB is used as is, and an image of any other channel count is scored channel by channel (each channel as a
+gray image) with the SIFIDs averaged. Samples and real images must have the same channel count.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from rich.progress import track
 
 from ..errors import InputError
 from .fid import frechet_distance, gaussian_stats
-from .image_sets import ImageSet, load_image_set
-from .inception import SIFID_LAYERS, WEIGHTS_NAME, InceptionFeatures, get_extractor
+from .image_sets import ImageSet, check_same_channels, load_image_set
+from .inception import CHANNELS_RULE, SIFID_LAYERS, WEIGHTS_NAME, InceptionFeatures, get_extractor, inception_views
 
 
 def _check_channels(channels: int) -> str:
@@ -27,9 +31,27 @@ def _check_channels(channels: int) -> str:
     return SIFID_LAYERS[channels]
 
 
+Stats = list[tuple[np.ndarray, np.ndarray]]  # per Inception view of an image: mean and covariance of its features
+
+
+def image_stats(image: np.ndarray, extractor: InceptionFeatures, layer: str) -> Stats:
+    """Gaussian statistics of an (H, W, C) image's features at `layer`, one per view (inception_views)."""
+    return [gaussian_stats(extractor.spatial_features(view, layer)) for view in inception_views(image)]  # (h*w, C)
+
+
+def stats_distance(real: Stats, fake: Stats) -> float:
+    """SIFID of two images' statistics: the Fréchet distance, averaged over the views (channels) if several."""
+    return float(np.mean([frechet_distance(*r, *f) for r, f in zip(real, fake)]))
+
+
+def _channel_count(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else int(image.shape[-1])
+
+
 def sifid_pair(real: np.ndarray, fake: np.ndarray, extractor: InceptionFeatures | None = None,
                channels: int = 192) -> float:
-    """SIFID between two uint8 (H, W, 3) images (sizes may differ).
+    """SIFID between two (H, W, C) images (sizes may differ; uint8 or uint16; C = 1, 3 or any count, the same
+    for both: see CHANNELS_RULE).
 
     Args:
         real, fake: the images.
@@ -37,9 +59,12 @@ def sifid_pair(real: np.ndarray, fake: np.ndarray, extractor: InceptionFeatures 
         channels: 192 (reference layer conv_4) or 64 (first max-pool, pool0).
     """
     layer = _check_channels(channels)
+    real, fake = (x[..., None] if x.ndim == 2 else x for x in (np.asarray(real), np.asarray(fake)))
+    if _channel_count(real) != _channel_count(fake):
+        raise InputError(f"SIFID compares images of one channel count, got {_channel_count(real)} (real) and "
+                         f"{_channel_count(fake)} (synthetic) channels; convert one first")
     extractor = extractor or get_extractor()
-    stats = [gaussian_stats(extractor.spatial_features(x, layer)) for x in (real, fake)]  # (h*w, C) each
-    return frechet_distance(*stats[0], *stats[1])
+    return stats_distance(image_stats(real, extractor, layer), image_stats(fake, extractor, layer))
 
 
 @dataclass
@@ -48,8 +73,10 @@ class SifidResult:
 
     values: dict[str, float]
     sources: dict[str, str]
-    channels: int
+    channels: int  # Inception channels of the layer (192 or 64)
     weights: str = WEIGHTS_NAME
+    image_channels: int = 3
+    bit_depths: tuple[int, int] = (8, 8)  # (samples, real)
     mean: float = field(init=False)
     sd: float = field(init=False)
 
@@ -58,9 +85,13 @@ class SifidResult:
         self.mean, self.sd = float(array.mean()), float(array.std())
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean, "sd": self.sd, "n": len(self.values), "channels": self.channels,
-                "layer": SIFID_LAYERS[self.channels], "weights": self.weights, "values": self.values,
-                "sources": self.sources}
+        out = {"mean": self.mean, "sd": self.sd, "n": len(self.values), "channels": self.channels,
+               "layer": SIFID_LAYERS[self.channels], "weights": self.weights, "values": self.values,
+               "sources": self.sources}
+        if self.image_channels != 3 or self.bit_depths != (8, 8):  # RGB 8-bit results stay as they always were
+            out.update(image_channels=self.image_channels, bit_depths=list(self.bit_depths),
+                       channels_rule=CHANNELS_RULE)
+        return out
 
 
 def _source_of(samples: ImageSet, i: int, real: ImageSet) -> int:
@@ -96,15 +127,16 @@ def sifid(samples: str | Path | ImageSet, real: str | Path | ImageSet, channels:
     samples = samples if isinstance(samples, ImageSet) else load_image_set(samples)
     real = real if isinstance(real, ImageSet) else load_image_set(real)
     layer = _check_channels(channels)
+    check_same_channels([(samples, "samples"), (real, "real")], "SIFID")
     sources = [_source_of(samples, i, real) for i in range(len(samples))]  # fail fast, before any network loads
     extractor = get_extractor(None if weights is None else str(weights), str(device))
-    real_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    real_stats: dict[int, Stats] = {}
     values, names = {}, {}
     for i in track(range(len(samples)), description="SIFID", disable=not progress, transient=True):
         j = sources[i]
         if j not in real_stats:
-            real_stats[j] = gaussian_stats(extractor.spatial_features(real.image(j), layer))
-        fake_stats = gaussian_stats(extractor.spatial_features(samples.image(i), layer))
-        values[samples.stems[i]] = frechet_distance(*real_stats[j], *fake_stats)
+            real_stats[j] = image_stats(real.image(j), extractor, layer)
+        values[samples.stems[i]] = stats_distance(real_stats[j], image_stats(samples.image(i), extractor, layer))
         names[samples.stems[i]] = real.stems[j]
-    return SifidResult(values, names, channels)
+    return SifidResult(values, names, channels, image_channels=samples.modality.channels,
+                       bit_depths=(samples.modality.bit_depth, real.modality.bit_depth))
