@@ -177,6 +177,24 @@ def test_gray_16_bit_three_classes_end_to_end(tmp_path, labelled_files, labelled
         with Image.open(samples_dir / row["mask"]) as mask_file:  # written with the declared label values
             assert set(np.unique(np.asarray(mask_file))) <= {0, 1, 2}
 
+    # evaluate: SIFID on the gray images (replicated to RGB for Inception), per-class mask statistics and fit
+    real = tmp_path / "real"
+    (real / "images").mkdir(parents=True)
+    (real / "masks").mkdir()
+    Image.fromarray(labelled.image[..., 0]).save(real / "images" / "scan.png")  # the source id: the image stem
+    Image.fromarray(labelled.mask).save(real / "masks" / "scan.png")
+    evaluation = ss.evaluate_samples(samples_dir, real, with_fid=False, progress=False)
+    values = list(evaluation.sifid.values.values())
+    assert len(values) == 4 and all(np.isfinite(v) and v >= 0 for v in values)
+    assert evaluation.sifid.image_channels == 1 and evaluation.sifid.bit_depths == (16, 16)
+    assert set(evaluation.masks.classes) == {"lesion", "core"}
+    from singan_seg.evaluate import mask_fit
+
+    height, width = model.shapes[-1]
+    real_mask = np.asarray(Image.fromarray(labelled.mask).resize((width, height), Image.NEAREST))
+    fit = mask_fit(drawn.masks, real_mask, modality=labelled.modality)
+    assert set(fit["classes"]) == {"lesion", "core"} and fit["classes"]["core"]["real_components"] == 1
+
     pack = ss.create_pack([model_dir], tmp_path / "pack")
     card = (pack / "MODEL_CARD.md").read_text()
     assert "1 image channel(s) at 16 bits" in card and "lesion = 1" in card
@@ -288,3 +306,30 @@ def test_a_dataset_refuses_gatys_style_on_multi_channel_images_up_front(tmp_path
     with pytest.raises(ss.InputError, match="needs 1- or 3-channel images but these have 2; use --style fast"):
         ss.build_dataset(images, masks, tmp_path / "ds", settings=settings, progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.slow
+def test_a_public_grayscale_image_with_three_classes(tmp_path):
+    """scikit-image's `coins` (a real 8-bit grayscale photograph shipped with the package) with a 3-class mask from
+    multi-Otsu thresholds: background, coin, highlight. Trained, sampled and its masks scored per class."""
+    data = pytest.importorskip("skimage.data")
+    from skimage.filters import threshold_multiotsu
+    from skimage.transform import resize
+
+    coins = (resize(data.coins(), (76, 96), anti_aliasing=True) * 255).round().astype(np.uint8)
+    labels = np.digitize(coins, threshold_multiotsu(coins, classes=3)).astype(np.uint8)
+    real = tmp_path / "real"
+    for sub, array in (("images", coins), ("masks", labels * 127)):  # mask values 0, 127, 254
+        (real / sub).mkdir(parents=True)
+        Image.fromarray(array).save(real / sub / "coins.png")
+    classes = "background=0,coin=127,highlight=254"
+    model = ss.train(real / "images" / "coins.png", real / "masks" / "coins.png", config=TINY, device="cpu",
+                     progress=False, classes=classes)
+    assert model.modality.describe() == "grayscale 8-bit, 3-class mask (background, coin, highlight)"
+    samples = ss.sample(model, num=3, seed=0)
+    assert samples.images.shape[-1] == 1 and samples.images.dtype == np.uint8
+    ss.write_samples(samples, tmp_path / "samples", source_id="coins")
+    with Image.open(next((tmp_path / "samples" / "masks").iterdir())) as mask_file:
+        assert set(np.unique(np.asarray(mask_file))) <= {0, 127, 254}  # written back with the declared values
+    stats = ss.evaluate_samples(tmp_path / "samples", real, with_fid=False, progress=False).masks
+    assert set(stats.classes) == {"coin", "highlight"}

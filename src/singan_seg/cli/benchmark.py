@@ -7,15 +7,18 @@ from typing import Optional
 
 import typer
 
+from .common import CLASSES_HELP
+
 app = typer.Typer(no_args_is_help=True, help="Segmentation benchmark (paper Tables 2 and 3): UNet++ trained on "
                                              "real, synthetic or both, tested on the real held-out fold.")
 
 
 def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optional[Path], protocol: str,
          folds_to_run: Optional[str], epochs: Optional[int], encoder_weights: Optional[Path], seed: int,
-         device: str) -> None:
+         device: str, classes: Optional[str] = None) -> None:
     from rich.console import Console
 
+    from ..data.modality import parse_classes
     from ..errors import InputError
     from ..segment.experiments import run_benchmark
 
@@ -23,11 +26,15 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
         chosen = [int(k) for k in folds_to_run.split(",")] if folds_to_run else None
     except ValueError:
         raise InputError(f"--folds-to-run should be comma-separated fold numbers, got {folds_to_run!r}") from None
+    try:
+        parsed = parse_classes(classes) if classes is not None else None
+    except InputError as exc:
+        raise InputError(f"--classes: {exc.problem}", exc.path) from None
     console = Console(stderr=True)
     try:
         entry = run_benchmark(experiment, data, folds, out, synthetic=synthetic, protocol=protocol,
                               folds_to_run=chosen, epochs=epochs, encoder_weights=encoder_weights, seed=seed,
-                              device=device)
+                              device=device, classes=parsed)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished epochs are saved; run the same command to resume")
         raise typer.Exit(130) from None
@@ -37,6 +44,9 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
                       f"{m['dice_loss']:.4f}  (best epoch {run['best_epoch'] + 1}, "
                       f"{run['train_pairs']} training pairs)",
                       highlight=False)
+        if "per_class" in m:
+            per_class = "  ".join(f"{name} IoU {values['iou']:.4f}" for name, values in m["per_class"].items())
+            console.print(f"  {per_class}", highlight=False)
     console.print(f"[green]results in {out}/results.json, results.md, iou.png[/green]")
 
 
@@ -54,8 +64,11 @@ def _command(experiment: str, needs_synthetic: bool):
                                                        "state_dict), e.g. ImageNet se_resnext50_32x4d for paper"),
         seed: int = typer.Option(0, help="random seed (model init, batch order, augmentation, small-data subsets)"),
         device: str = typer.Option("auto", help="auto, cpu or cuda"),
+        classes: Optional[str] = typer.Option(None, "--classes", help=CLASSES_HELP + "; synthetic sets must "
+                                              "declare the same classes (their modality.json)"),
     ) -> None:
-        _run(experiment, data, folds, out, synthetic, protocol, folds_to_run, epochs, encoder_weights, seed, device)
+        _run(experiment, data, folds, out, synthetic, protocol, folds_to_run, epochs, encoder_weights, seed, device,
+             classes)
 
     command.__doc__ = {"real": "Train on the real pairs of the other folds, test on each fold.",
                        "fake": "Train on synthetic pairs made from the other folds only, test on each real fold.",

@@ -9,6 +9,14 @@ Every pair is decoded and resized once (images bilinear; masks bilinear on gray,
 as uint8, so an epoch costs no JPEG decoding. Augmentation (torchvision.transforms.v2) moves image and mask
 together (flips, 90-degree rotations, small rotations) and changes colour on the image only; its randomness
 is seeded by (seed, epoch, index), so a resumed run sees the same batches as an uninterrupted one.
+
+Other modalities (data/modality.py): the real images' channels and bit depth are read from their files (the
+most channels and the highest depth of any image; gray becomes RGB where others are RGB), the mask classes
+are declared (`--classes`), and every synthetic set must hold the same classes and channels (its
+modality.json). Such pairs are read with `read_pixels` + `shape_image` (real) or `load_sample` (synthetic),
+resized with antialiased bilinear filtering (images, kept at their bit depth) and nearest neighbour (class
+masks: no blended class values), and scaled to [0, 1] by their bit depth's maximum. RGB 8-bit pairs with binary
+masks take the original path above, unchanged.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ import torch
 from PIL import Image
 
 from ..data.dataset import find_pairs, read_folds
-from ..data.images import decoding, open_image
-from ..data.samples_dir import read_manifest_rows
+from ..data.images import ARRAY_SUFFIXES, TIFF_SUFFIXES, decoding, image_mode, open_image, read_gray, read_pixels
+from ..data.modality import RGB_BINARY, MaskClass, Modality
+from ..data.pairs import read_class_mask, shape_image
+from ..data.samples_dir import MODALITY_FILE, load_sample, read_manifest_rows, read_samples_modality
 from ..errors import InputError
 from ..rng import seeded_generator
 
@@ -52,6 +62,85 @@ def load_resized(image_path: Path, mask_path: Path, size: int) -> tuple[np.ndarr
     image = np.asarray(image.resize((size, size), Image.BILINEAR))
     mask = np.asarray(mask.resize((size, size), Image.BILINEAR)) >= 128
     return image, mask
+
+
+def image_layout(path: Path) -> tuple[int, int]:
+    """(channels, bit depth) of an image as `read_pixels` returns it, from the header where Pillow reads it (cheap
+    for a folder of JPEGs); TIFF, .npy and 32-bit integer files are decoded."""
+    mode = None if path.suffix.lower() in TIFF_SUFFIXES + ARRAY_SUFFIXES else image_mode(path, "image")
+    if mode in ("1", "L", "LA", "La"):
+        return 1, 8
+    if mode is not None and mode.startswith("I;16"):
+        return 1, 16
+    if mode is not None and mode not in ("I", "F"):
+        return 3, 8  # RGB, and what read_pixels converts to RGB (RGBA, P, CMYK, ...)
+    pixels, _ = read_pixels(path, "image")
+    return (1 if pixels.ndim == 2 else pixels.shape[2]), 8 * pixels.dtype.itemsize
+
+
+def real_modality(images: list[Path], classes: tuple[MaskClass, ...] | None = None) -> Modality:
+    """The real data's modality: the most channels and the highest bit depth of its images, and `classes`.
+
+    A folder mixing gray and RGB images is read as RGB (gray replicated) and one mixing depths at 16 bits, as
+    `shape_image` converts; any other mix (e.g. 1 and 4 channels) is refused when the odd image is read."""
+    layouts = [image_layout(Path(path)) for path in images]
+    return Modality(max(c for c, _ in layouts), max(d for _, d in layouts), classes)
+
+
+def check_synthetic_modality(directory: Path, pairs: list[SyntheticPair], real: Modality) -> int:
+    """The synthetic set's highest bit depth, refusing one whose classes or image channels differ from the real
+    data's: a model cannot train on one set of classes and be tested on another.
+
+    Each pair's modality is that of the samples dir holding its image (DIR/images/x.png -> DIR/modality.json;
+    a build-dataset folder's pairs/<id>/samples/), else the set's own DIR/modality.json (none: RGB 8-bit binary).
+    """
+    directory = Path(directory)
+    root = read_samples_modality(directory)
+    depth = 8
+    for samples in sorted({p.image.parent.parent for p in pairs}):
+        own = samples != directory and directory in samples.parents and (samples / MODALITY_FILE).is_file()
+        modality = read_samples_modality(samples) if own else root
+        if modality.channels != real.channels or modality.classes != real.classes:
+            where = "the real data" + (" (--classes)" if real.classes is not None else " (no --classes: binary)")
+            raise InputError(f"samples hold {modality.describe()} but {where} is {real.describe()}; the classes and "
+                             f"image channels must match", samples if own else directory)
+        depth = max(depth, modality.bit_depth)
+    return depth
+
+
+def load_modality_pair(image_path: Path, mask_path: Path, modality: Modality, samples_dir: Path | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, C) image at the modality's channels and depth, and the bool or class-index mask, at full size.
+
+    Real pairs (no `samples_dir`) are read as files; synthetic ones through the samples-dir reader."""
+    if samples_dir is not None:
+        row = {"image": str(image_path.relative_to(samples_dir)), "mask": str(mask_path.relative_to(samples_dir))}
+        return load_sample(samples_dir, row, modality)
+    pixels, _ = read_pixels(image_path, "image")
+    try:
+        image = shape_image(pixels, image_path.name, modality.channels, modality.bit_depth)
+    except InputError as exc:
+        raise InputError(f"{exc.problem}: the real data is {modality.describe()}", image_path) from None
+    mask = read_gray(mask_path, "mask") >= 128 if modality.is_binary else read_class_mask(mask_path, modality)
+    return image, mask
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, C) uint8/uint16 -> (size, size, C) of the same dtype, bilinear with antialiasing (as Pillow's)."""
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    top = np.iinfo(image.dtype).max
+    return x[0].permute(1, 2, 0).round().clamp(0, top).numpy().astype(image.dtype)
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """A bool mask bilinear on 0/255 then >= 128 (as the RGB path); class indices nearest (no blended classes)."""
+    if mask.dtype == bool:
+        gray = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8))
+        return np.asarray(gray.resize((size, size), Image.BILINEAR)) >= 128
+    return np.asarray(Image.fromarray(mask.astype(np.uint8)).resize((size, size), Image.NEAREST))
 
 
 def real_pairs(data_dir: str | Path, folds_csv: str | Path) -> tuple[dict[str, tuple[Path, Path]], dict[str, int]]:
@@ -120,7 +209,8 @@ def per_source_counts(pairs: list[SyntheticPair]) -> Counter:
 
 @dataclass
 class Arrays:
-    """Pairs decoded once: images (N, S, S, 3) uint8, masks (N, S, S) bool, names for reports."""
+    """Pairs decoded once: images (N, S, S, C) uint8 or uint16, masks (N, S, S) bool (binary) or uint8 class
+    indices, names for reports."""
     images: np.ndarray
     masks: np.ndarray
     names: list[str]
@@ -135,33 +225,56 @@ class Arrays:
                       [n for p in parts for n in p.names])
 
 
-def load_arrays(files: list[tuple[str, Path, Path]], size: int) -> Arrays:
-    """Decode and resize (name, image, mask) triples."""
-    images = np.zeros((len(files), size, size, 3), np.uint8)
-    masks = np.zeros((len(files), size, size), bool)
+def load_arrays(files: list[tuple[str, Path, Path]], size: int, modality: Modality = RGB_BINARY,
+                samples_dir: Path | None = None) -> Arrays:
+    """Decode and resize (name, image, mask) triples; `samples_dir`: they are synthetic pairs listed there.
+
+    The default modality (RGB 8-bit, binary) takes the original Pillow path; any other is converted to the
+    modality's channels and bit depth, so real and synthetic arrays concatenate."""
+    images = np.zeros((len(files), size, size, modality.channels), modality.dtype)
+    masks = np.zeros((len(files), size, size), bool if modality.is_binary else np.uint8)
     for i, (_, image, mask) in enumerate(files):
-        images[i], masks[i] = load_resized(image, mask, size)
+        if modality.is_default:
+            images[i], masks[i] = load_resized(image, mask, size)
+        else:
+            full_image, full_mask = load_modality_pair(image, mask, modality, samples_dir)
+            images[i], masks[i] = resize_image(full_image, size), resize_mask(full_mask, size)
     return Arrays(images, masks, [name for name, _, _ in files])
 
 
-def augmentation():
-    """Joint image/mask augmentation; ColorJitter touches tv_tensors.Image only, never the Mask."""
+def augmentation(channels: int = 3):
+    """Joint image/mask augmentation; ColorJitter touches tv_tensors.Image only, never the Mask.
+
+    Saturation and hue exist for RGB only, contrast for gray and RGB (torchvision); other channel counts get
+    brightness alone."""
     from torchvision.transforms import v2
 
+    jitter = {"brightness": 0.2}
+    if channels in (1, 3):
+        jitter["contrast"] = 0.2
+    if channels == 3:
+        jitter.update(saturation=0.2, hue=0.02)
     return v2.Compose([
         v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(),
         v2.RandomChoice([v2.RandomRotation((a, a)) for a in (0, 90, 180, 270)]),
         v2.RandomApply([v2.RandomAffine(degrees=15, translate=(0.05, 0.05), scale=(0.9, 1.1))], p=0.5),
-        v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
+        v2.ColorJitter(**jitter),
     ])
 
 
 class SegDataset(torch.utils.data.Dataset):
-    """(image (3, S, S) float in [0, 1], mask (1, S, S) float 0/1); augmented when `augment`."""
+    """(image (C, S, S) float in [0, 1], mask (1, S, S)): float 0/1 for a binary mask, int64 class indices for a
+    multi-class one; augmented when `augment`.
+
+    RGB 8-bit images are augmented as uint8 (the original path); any other is scaled to [0, 1] by its bit
+    depth's maximum first (torchvision's geometry needs float for uint16, and its colour ops clamp floats to 1)."""
 
     def __init__(self, arrays: Arrays, augment: bool = False, seed: int = 0):
         self.arrays, self.seed, self.epoch = arrays, seed, 0
-        self.transform = augmentation() if augment else None
+        self.channels = arrays.images.shape[3]
+        self.as_uint8 = arrays.images.dtype == np.uint8 and self.channels == 3
+        self.top = float(np.iinfo(arrays.images.dtype).max)
+        self.transform = augmentation(self.channels) if augment else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -172,10 +285,14 @@ class SegDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         from torchvision import tv_tensors
 
-        image = torch.from_numpy(self.arrays.images[index]).permute(2, 0, 1)  # (3, S, S) uint8
+        image = torch.from_numpy(self.arrays.images[index]).permute(2, 0, 1)  # (C, S, S) uint8 / uint16
+        if not self.as_uint8:
+            image = image.float() / self.top
         mask = torch.from_numpy(self.arrays.masks[index]).to(torch.uint8)[None]  # (1, S, S)
         if self.transform is not None:
             with torch.random.fork_rng(devices=[]):  # v2 draws from the global generator: seed it per item
                 torch.manual_seed(int(seeded_generator(self.seed, self.epoch, index).initial_seed()))
                 image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
-        return image.float() / 255, mask.float()
+        image = image.float() / 255 if self.as_uint8 else image.as_subclass(torch.Tensor)
+        mask = mask.float() if self.arrays.masks.dtype == bool else mask.long()
+        return image, mask.as_subclass(torch.Tensor)

