@@ -20,7 +20,7 @@ Public API (the README's "Python API" shows each in use):
 
 from importlib import import_module
 
-__version__ = "0.12.0"
+__version__ = "0.13.0"
 
 from .config import PRESETS, TrainConfig, config_from_spec, get_preset  # noqa: E402
 from .data import (RGB_BINARY, MaskClass, Modality, Pair, load_pair, make_labelled_phantom, make_phantom,  # noqa: E402

@@ -34,8 +34,8 @@ MAX_CLASSES = 64  # a mask channel per class: beyond a few dozen a single-image 
 MAX_CHANNELS = 16
 BIT_DEPTHS = (8, 16)
 # Colours for previews of label masks that declare none (class 0, the background, is black).
-PREVIEW_COLORS = [(0, 0, 0), (255, 255, 255), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
-                  (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+PREVIEW_COLORS = [(0, 0, 0), (255, 225, 25), (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48),
+                  (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (255, 255, 255)]
 
 
 @dataclass(frozen=True)
@@ -273,17 +273,8 @@ def parse_classes(spec: str | Path) -> tuple[MaskClass, ...]:
 def labels_from_values(values: np.ndarray, modality: Modality, path: str | Path | None = None) -> np.ndarray:
     """(H, W) label values -> uint8 class indices 0..K-1, refusing a value no class declares."""
     lookup = {c.value: i for i, c in enumerate(modality.classes or ())}
-    found, counts = np.unique(values, return_counts=True)
-    unknown = [(int(v), int(n)) for v, n in zip(found, counts) if int(v) not in lookup]
-    if unknown:
-        listed = ", ".join(f"{v} ({n} px)" for v, n in unknown[:5])
-        raise InputError(f"mask holds values no class declares: {listed}{' ...' if len(unknown) > 5 else ''}; the "
-                         f"classes are {_declared(modality)} (a resized or JPEG mask? masks must be lossless label "
-                         "images)", path)
-    labels = np.zeros(values.shape, np.uint8)
-    for value, index in lookup.items():
-        labels[values == value] = index
-    return labels
+    return _class_indices(values, lookup, modality, path, "values", str,
+                          "a resized or JPEG mask? masks must be lossless label images")
 
 
 def labels_from_colors(rgb: np.ndarray, modality: Modality, path: str | Path | None = None) -> np.ndarray:
@@ -291,16 +282,23 @@ def labels_from_colors(rgb: np.ndarray, modality: Modality, path: str | Path | N
     packed = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
     lookup = {(c.color[0] << 16) | (c.color[1] << 8) | c.color[2]: i  # type: ignore[index]
               for i, c in enumerate(modality.classes or ())}
-    found, counts = np.unique(packed, return_counts=True)
+    return _class_indices(packed, lookup, modality, path, "colours", lambda v: f"#{v:06x}",
+                          "a JPEG or resized mask? colour-coded masks must be lossless PNGs")
+
+
+def _class_indices(keys: np.ndarray, lookup: dict[int, int], modality: Modality, path: str | Path | None,
+                   what: str, shown, hint: str) -> np.ndarray:
+    """Map every pixel's key (a label value, or a packed colour) to its class index, refusing unknown keys in one
+    line that lists up to five with their pixel counts."""
+    found, counts = np.unique(keys, return_counts=True)
     unknown = [(int(v), int(n)) for v, n in zip(found, counts) if int(v) not in lookup]
     if unknown:
-        listed = ", ".join(f"#{v:06x} ({n} px)" for v, n in unknown[:5])
-        raise InputError(f"mask holds colours no class declares: {listed}{' ...' if len(unknown) > 5 else ''}; the "
-                         f"classes are {_declared(modality)} (a JPEG or resized mask? colour-coded masks must be "
-                         "lossless PNGs)", path)
-    labels = np.zeros(packed.shape, np.uint8)
-    for value, index in lookup.items():
-        labels[packed == value] = index
+        listed = ", ".join(f"{shown(v)} ({n} px)" for v, n in unknown[:5])
+        raise InputError(f"mask holds {what} no class declares: {listed}{' ...' if len(unknown) > 5 else ''}; the "
+                         f"classes are {_declared(modality)} ({hint})", path)
+    labels = np.zeros(keys.shape, np.uint8)
+    for key, index in lookup.items():
+        labels[keys == key] = index
     return labels
 
 

@@ -196,20 +196,26 @@ def check_samples_out(out_dir: str | Path, overwrite: bool) -> None:
     """Refuse an output that cannot become a samples directory: the current folder or one holding it, a file,
     a folder with files (unless `overwrite`), or a folder that is not a samples directory even with `overwrite`
     (it would be deleted)."""
+    check_output_folder(out_dir, overwrite, "samples directory", "manifest.csv", "samples")
+
+
+def check_output_folder(out_dir: str | Path, overwrite: bool, kind: str, marker: str, example: str) -> None:
+    """`check_samples_out` for any folder the package writes whole: `kind` names it ("samples directory"),
+    `marker` is the file that every such folder holds (only such a folder is replaced with `overwrite`), `example`
+    the folder name suggested."""
     out = Path(out_dir)
     absolute, cwd = Path(os.path.abspath(out)), Path.cwd()
     if not absolute.name or absolute == cwd or absolute in cwd.parents:
         raise InputError("the output folder would replace the current folder (or one holding it); give a new "
-                         "folder, e.g. --out samples", out)
+                         f"folder, e.g. --out {example}", out)
     if not (out.exists() or out.is_symlink()):
         return
     if not out.is_dir():
-        raise InputError("output path exists and is not a directory (--overwrite replaces only a samples "
-                         "directory)", out)
+        raise InputError(f"output path exists and is not a directory (--overwrite replaces only a {kind})", out)
     if not any(out.iterdir()):
         return
     if not overwrite:
         raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
-    if not (out / "manifest.csv").is_file():
-        raise OutputExistsError(out, "files that are not a samples directory (no manifest.csv)",
-                                "--overwrite replaces only a samples directory; choose a new or empty directory")
+    if not (out / marker).is_file():
+        raise OutputExistsError(out, f"files that are not a {kind} (no {marker})",
+                                f"--overwrite replaces only a {kind}; choose a new or empty directory")

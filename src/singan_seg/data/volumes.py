@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError, OutputExistsError
+from ..errors import InputError
 from ..files import refuse_overlap, sha256_bytes, sha256_file, staging_dir, write_json_atomic, write_text_atomic
 from .modality import Modality, encode_image
+from .samples_dir import check_output_folder
 
 FORMAT = "singan-seg-volume-slices"
 FORMAT_VERSION = 1
@@ -163,25 +163,8 @@ def _check_bit_depth(bit_depth: Any) -> int:
 
 
 def check_slices_out(out_dir: str | Path, overwrite: bool) -> None:
-    """Refuse an output that cannot become a slices folder: the current folder or one holding it, a file, a folder
-    with files (unless `overwrite`), or a folder that is not a slices folder even with `overwrite` (it would be
-    deleted). Worded as `samples_dir.check_samples_out`."""
-    out = Path(out_dir)
-    absolute, cwd = Path(os.path.abspath(out)), Path.cwd()
-    if not absolute.name or absolute == cwd or absolute in cwd.parents:
-        raise InputError("the output folder would replace the current folder (or one holding it); give a new "
-                         "folder, e.g. --out slices", out)
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not out.is_dir():
-        raise InputError("output path exists and is not a directory (--overwrite replaces only a slices folder)", out)
-    if not any(out.iterdir()):
-        return
-    if not overwrite:
-        raise OutputExistsError(out, "files", "choose a new or empty directory, or pass --overwrite")
-    if not (out / "volume.json").is_file():
-        raise OutputExistsError(out, "files that are not a slices folder (no volume.json)",
-                                "--overwrite replaces only a slices folder; choose a new or empty directory")
+    """Refuse an output that cannot become a slices folder, as `samples_dir.check_samples_out` does for samples."""
+    check_output_folder(out_dir, overwrite, "slices folder", "volume.json", "slices")
 
 
 # --- reading volumes ---------------------------------------------------------------------------------------------
