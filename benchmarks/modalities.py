@@ -131,8 +131,8 @@ def run_case(name: str, pair: ss.Pair, args: argparse.Namespace, extractor) -> d
 def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     extractor = get_extractor(device="cpu")
-    result = {"provenance": provenance(), "settings": portable(vars(args)), "machine": machine_info(torch.device("cpu")),
-              "threads": torch.get_num_threads(), "cases": {}}
+    result = {"provenance": provenance(), "settings": portable(vars(args)),
+              "machine": machine_info(torch.device("cpu")), "threads": torch.get_num_threads(), "cases": {}}
     phantom = ss.make_labelled_phantom(height=round(args.phantom_size * 0.8), width=args.phantom_size, seed=1)
     result["cases"]["phantom"] = run_case("phantom", phantom, args, extractor)
     if args.mni is not None:

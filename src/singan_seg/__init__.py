@@ -3,6 +3,7 @@
 Public API (the README's "Python API" shows each in use):
     train(image, mask, out_dir=..., preset="fast")  -> SinGANSeg
     train_many(pairs, out_dirs, batch_models=8)      -> ManyResult (K generators trained at once)
+    train_prior(pairs, out_dir)                      -> Prior: a domain prior; train(..., prior=DIR) warm-starts
     load(model_dir)                                  -> SinGANSeg
     parse_classes("background,disc,cup")             -> mask classes for train(..., classes=...) (any modality)
     nifti_slices(volume, labels, out_dir)            -> 2D image/mask pairs from a NIfTI volume (windowed)
@@ -30,7 +31,7 @@ from .errors import CheckpointError, InputError, OutputExistsError, SinganSegErr
 from .model import SinGANSeg, compute_pyramid  # noqa: E402
 from .sampling import Samples, generate, sample, write_samples  # noqa: E402
 from .style import style_samples_dir, transfer_style  # noqa: E402
-from .training import ManyResult, train, train_many  # noqa: E402
+from .training import ManyResult, train, train_many, train_prior  # noqa: E402
 
 
 def use_free_cores() -> int:
@@ -65,6 +66,6 @@ __all__ = ["__version__", "PRESETS", "TrainConfig", "config_from_spec", "get_pre
            "RGB_BINARY", "parse_classes", "make_labelled_phantom", "nifti_slices", "Pair", "load_pair",
            "make_phantom", "pair_from_arrays", "CheckpointError", "InputError", "OutputExistsError", "SinganSegError",
            "SinGANSeg", "compute_pyramid", "Samples", "generate", "sample", "write_samples", "style_samples_dir",
-           "transfer_style", "train", "train_many", "ManyResult", "load", "use_free_cores", "PatchNNConfig",
-           "generate_patchnn",
+           "transfer_style", "train", "train_many", "train_prior", "ManyResult", "load", "use_free_cores",
+           "PatchNNConfig", "generate_patchnn",
            *sorted(_LAZY)]

@@ -75,6 +75,10 @@ class TrainConfig:
     noise_amp_init: float = 0.1  # noise amplitude at scale n = this x RMSE of the reconstruction at n-1
     noise_amp_finest: float | None = None  # the same factor at the finest scale only (None: noise_amp_init)
 
+    # --- warm start from a domain prior (training/warm.py; used only when train() is given a prior) ---
+    warm_iters_fraction: float = 0.2  # a warm-started run trains this fraction of each scale's iterations (iters_at)
+    warm_coarsest: bool = False  # the coarsest scale starts from the prior too (False: from SinGAN's initialisation)
+
     # --- speed-ups (off in the paper preset) ---
     bf16: bool = False  # bfloat16 autocast for convolutions
     channels_last: bool = False  # NHWC activations: faster with bf16 on CPUs, slower for paper's fp32 penalty
@@ -101,6 +105,8 @@ class TrainConfig:
             raise InputError(f"kernel_size should be odd, got {self.kernel_size!r}")
         if not 0.0 < self.finest_iters_fraction <= 1.0:
             raise InputError(f"finest_iters_fraction should be in (0, 1], got {self.finest_iters_fraction!r}")
+        if not 0.0 < self.warm_iters_fraction <= 1.0:
+            raise InputError(f"warm_iters_fraction should be in (0, 1], got {self.warm_iters_fraction!r}")
         if not 0.0 <= self.lr_decay_fraction <= 1.0:
             raise InputError(f"lr_decay_fraction should be in [0, 1], got {self.lr_decay_fraction!r}")
         for name in ("lr_g", "lr_d", "rec_weight", "noise_amp_init"):
@@ -133,6 +139,10 @@ class TrainConfig:
         else:
             factor = self.finest_iters_fraction ** position
         return max(1, round(self.iters_per_scale * factor))
+
+    def warm_iters_at(self, scale: int, num_scales: int) -> int:
+        """Iterations of a scale warm-started from a domain prior: warm_iters_fraction x `iters_at`."""
+        return max(1, round(self.iters_at(scale, num_scales) * self.warm_iters_fraction))
 
     def noise_amp_factor(self, scale: int, num_scales: int) -> float:
         """Scale `scale`'s noise amplitude as a multiple of the RMSE of the reconstruction below it (scale >= 1).

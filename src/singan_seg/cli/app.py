@@ -15,6 +15,7 @@ from ..errors import SinganSegError
 from . import dataset, evaluate, generate, packs, style, train
 from .baselines import app as baseline_app
 from .benchmark import app as benchmark_app
+from .prior import prior_app
 from .common import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -29,6 +30,7 @@ app.command("build-dataset")(dataset.build_dataset)
 app.command()(dataset.export)
 app.add_typer(dataset.data_app, name="data")
 app.add_typer(packs.pack_app, name="pack")
+app.add_typer(prior_app, name="prior")
 app.add_typer(evaluate.evaluate_app, name="evaluate")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(benchmark_app, name="benchmark")

@@ -42,6 +42,9 @@ def build_dataset(
     overwrite: bool = typer.Option(False, help="rebuild a dataset made with other settings"),
     device: str = typer.Option("cpu", help="auto, cpu or cuda"),
     batch_models: int = typer.Option(1, help="train K generators at once (train-many; for GPUs), then sample"),
+    prior: list[str] = typer.Option([], "--prior", help="warm-start the generators from a domain prior: FOLD=DIR "
+                                    "for that fold's sources (repeat per fold; each trained with `prior train --fold "
+                                    "FOLD`), or DIR for all; one that saw another fold's image is refused"),
 ) -> None:
     """Train a generator per real pair, generate and style samples, keep folds; resumable."""
     from ..device import resolve_device
@@ -54,7 +57,7 @@ def build_dataset(
                                classes=classes or "", channels=channels, bit_depth=bit_depth)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
-                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models)
+                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models, priors=prior)
     if result.estimate is not None:
         e = result.estimate
         how = "method patchnn (no training)" if method == "patchnn" else f"preset {preset}"

@@ -31,6 +31,9 @@ def train(
     checkpoint_minutes: float = typer.Option(10.0, help="also save the scale being trained this often, so a long "
                                              "scale resumes where it stopped (0: every iteration)"),
     allow_empty_mask: bool = typer.Option(False, help="train on a pair whose mask has no foreground"),
+    prior: Optional[Path] = typer.Option(None, help="warm-start the scales above the coarsest from this domain prior "
+                                         "(`prior train`); every scale trains --set warm_iters_fraction (0.2) of its "
+                                         "iterations"),
     verbose: bool = typer.Option(True, help="log per-scale summaries"),
 ) -> None:
     """Train one SinGAN-Seg model on an image/mask pair."""
@@ -41,7 +44,7 @@ def train(
     config = get_preset(preset, settings, max_size=max_size, iters_per_scale=iters, seed=seed)
     model = train_model(image, mask, out_dir=out, config=config, device=device, resume=resume,
                         overwrite=overwrite, allow_empty_mask=allow_empty_mask, checkpoint_minutes=checkpoint_minutes,
-                        classes=classes, channels=channels, bit_depth=bit_depth)
+                        classes=classes, channels=channels, bit_depth=bit_depth, prior=prior)
     console.print(f"[green]model written to {out}[/green] ({model.num_scales} scales, finest "
                   f"{model.shapes[-1][1]}x{model.shapes[-1][0]} px; {model.modality.describe()})")
 

@@ -17,6 +17,7 @@ and style. If batched training fails, the jobs train their pairs one by one as u
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -36,6 +37,7 @@ from ..files import exclusive_dir_lock, parse_versioned_json, sha256_bytes, stag
 from ..model.pyramid import pyramid_for
 from .backends import run_local, run_ray
 from .job import PairJob, is_done
+from .priors import plan_priors
 from .settings import DatasetSettings
 
 log = logging.getLogger("singan_seg")
@@ -93,9 +95,10 @@ DAMAGED = ("this dataset folder is damaged: {problem}, so the settings it was bu
            "(its pairs/ are deleted)")
 
 
-def read_dataset_info(info: Path, settings: DatasetSettings) -> dict[str, tuple[Any, Any]]:
-    """The settings that differ between `settings` and a saved dataset.json; an unreadable one is an InputError
-    saying the folder is damaged and how to recover."""
+def read_dataset_info(info: Path, settings: DatasetSettings, priors: dict[str, Any] | None = None
+                      ) -> dict[str, tuple[Any, Any]]:
+    """The settings (and domain priors, by weights sha256) that differ between this build and a saved
+    dataset.json; an unreadable one is an InputError saying the folder is damaged and how to recover."""
     try:
         saved = parse_versioned_json(info.read_bytes(), info, DATASET_FORMAT_NAME, DATASET_FORMAT, "record")
     except CheckpointError as exc:
@@ -109,17 +112,28 @@ def read_dataset_info(info: Path, settings: DatasetSettings) -> dict[str, tuple[
     if not isinstance(saved_settings, dict) or not (saved_config is None or isinstance(saved_config, dict)):
         raise InputError(DAMAGED.format(problem="its 'settings' or 'train_config' is not an object"), info)
     try:
-        return settings.differences(saved_settings, saved_config)
+        different = settings.differences(saved_settings, saved_config)
     except (InputError, TypeError, ValueError, KeyError) as exc:
         problem = exc.problem if isinstance(exc, InputError) else f"{exc.__class__.__name__}: {exc}"
         raise InputError(DAMAGED.format(problem=f"its training config is unreadable ({problem})"), info) from None
+    saved_priors, given = _prior_digests(saved.get("priors")), _prior_digests(priors)
+    if saved_priors != given:
+        different["priors"] = (saved_priors, given)
+    return different
 
 
-def _prepare_out_dir(out: Path, settings: DatasetSettings, overwrite: bool) -> None:
+def _prior_digests(priors: Any) -> dict[str, str]:
+    """fold -> weights sha256 of a dataset's domain priors (dataset.json's `priors`; none before 0.13)."""
+    if not isinstance(priors, dict):
+        return {}
+    return {str(k): v.get("weights_sha256") if isinstance(v, dict) else None for k, v in priors.items()}
+
+
+def _prepare_out_dir(out: Path, settings: DatasetSettings, overwrite: bool, priors: dict[str, Any]) -> None:
     info = out / "dataset.json"
     if info.is_file() or info.is_symlink():
         try:
-            different = read_dataset_info(info, settings)
+            different = read_dataset_info(info, settings, priors)
         except InputError:
             if not overwrite:
                 raise
@@ -185,7 +199,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                   folds: str | Path | None = None, settings: DatasetSettings | None = None, workers: int = 1,
                   backend: str = "local", ray_address: str | None = None, limit: int | None = None,
                   dry_run: bool = False, overwrite: bool = False, device: str = "cpu", threads: int | None = None,
-                  progress: bool = True, batch_models: int = 1) -> BuildResult:
+                  progress: bool = True, batch_models: int = 1, priors: Any = None) -> BuildResult:
     """Train a generator per pair, sample and (optionally) style-transfer, resumably.
 
     Args:
@@ -198,31 +212,40 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         limit: only the first M pairs (by id), for trial runs.
         dry_run: validate and print the plan with a cost estimate measured here; train nothing.
         batch_models: K > 1 trains the generators K at a time in this process first (train_many; local backend).
+        priors: domain priors to warm-start every generator from (`prior train`): "DIR" for every source, or
+            ["0=DIR0", "1=DIR1", ...] per fold; a prior that saw an image of another fold than its sources' is
+            refused (pipeline/priors.py explains why).
     """
     settings = settings or DatasetSettings()
     out = Path(out_dir)
     check_build_options(images_dir, masks_dir, out, workers, backend, limit, threads, batch_models)
-    pairs = find_pairs(images_dir, masks_dir)
-    fold_of = read_folds(folds, [p.id for p in pairs]) if folds else {}
-    pairs = pairs[:limit] if limit else pairs
+    if priors and (settings.method != "singan" or batch_models > 1):
+        raise InputError("--prior warm-starts SinGAN-Seg generators one at a time: use it with --method singan and "
+                         "--batch-models 1")
+    all_pairs = find_pairs(images_dir, masks_dir)
+    fold_of = read_folds(folds, [p.id for p in all_pairs]) if folds else {}
+    pairs = all_pairs[:limit] if limit else all_pairs
     modality = validate_pairs(pairs, settings)
+    plan, prior_record = plan_priors(priors, pairs, all_pairs, fold_of)
     jobs = [PairJob(id=p.id, image=str(p.image), mask=str(p.mask), fold=fold_of.get(p.id),
-                    out_dir=str(out / "pairs" / p.id)) for p in pairs]
+                    out_dir=str(out / "pairs" / p.id),
+                    prior=None if plan is None else str(plan.for_fold(fold_of.get(p.id)))) for p in pairs]
     result = BuildResult(out_dir=out)
     if dry_run:
-        result.estimate = estimate_cost(pairs, settings, workers, device)
+        result.estimate = estimate_cost(pairs, settings, workers, device, warm=plan is not None)
         return result
 
     out.mkdir(parents=True, exist_ok=True)
     # One writer per dataset folder: a second build-dataset on it would train the same pairs twice and race on
     # the manifest. The lock goes with the process (also on SIGKILL), so a crashed run never blocks a re-run.
     with exclusive_dir_lock(out, "build-dataset"):
-        _prepare_out_dir(out, settings, overwrite)
+        _prepare_out_dir(out, settings, overwrite, prior_record)
         write_json_atomic(out / "dataset.json", {"format": DATASET_FORMAT_NAME, "format_version": DATASET_FORMAT,
                                                  "settings": settings.to_dict(),
                                                  "train_config": (settings.train_config().to_dict()
                                                                   if settings.method == "singan" else None),
-                                                 "pairs": {j.id: j.fold for j in jobs}})
+                                                 "pairs": {j.id: j.fold for j in jobs},
+                                                 **({"priors": prior_record} if prior_record else {})})
         started = time.perf_counter()
         if batch_models > 1:
             train_batched(jobs, settings, device, batch_models, threads, progress)
@@ -276,9 +299,10 @@ def train_batched(jobs: list[PairJob], settings: DatasetSettings, device: str, b
                     exc.__class__.__name__, exc)
 
 
-def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: int, device: str) -> dict[str, Any]:
+def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: int, device: str,
+                  warm: bool = False) -> dict[str, Any]:
     """Seconds per pair measured here on the first pair (2 timed iterations per scale, or one patchnn sample
-    timed and multiplied by the samples per pair), and the totals."""
+    timed and multiplied by the samples per pair; `warm`: the warm start's iterations), and the totals."""
     pair = load_pair(pairs[0].image, pairs[0].mask, **settings.pair_options())
     if settings.method == "patchnn":
         from ..engines.patchnn import generate_patchnn
@@ -289,7 +313,12 @@ def estimate_cost(pairs: list[PairFiles], settings: DatasetSettings, workers: in
     else:
         from ..training import measure_training_cost
 
-        per_pair = measure_training_cost(pair, settings.train_config(), timed=2, device=device).seconds
+        cfg = settings.train_config()
+        cost = measure_training_cost(pair, cfg, timed=2, device=device)
+        if warm:
+            cost = dataclasses.replace(cost, iters=[cfg.warm_iters_at(n, len(cost.shapes))
+                                                    for n in range(len(cost.shapes))])
+        per_pair = cost.seconds
     return {"pairs": len(pairs), "seconds_per_pair": per_pair, "workers": workers,
             "total_seconds": per_pair * len(pairs) / workers,
             "note": "measured on the first pair; workers share this machine's cores, so the total assumes the "

@@ -29,6 +29,7 @@ class PairJob:
     mask: str
     fold: int | None
     out_dir: str  # OUT/pairs/<id>
+    prior: str | None = None  # the domain prior its generator is warm-started from (pipeline/priors.py)
 
 
 def is_done(job: PairJob) -> bool:
@@ -79,7 +80,7 @@ def run_job(job: PairJob, settings: DatasetSettings, device: str = "cpu", thread
             write_samples(samples, raw, model_name=METHOD, source_id=job.id, overwrite=True, method=METHOD)
         else:
             model = train(job.image, job.mask, out_dir=out / "model", config=settings.train_config(), device=device,
-                          resume=True, progress=False, **settings.pair_options())
+                          resume=True, progress=False, prior=job.prior, **settings.pair_options())
             samples = sample(model, num=settings.per_image, start_scale=settings.start_scale, seed=settings.seed,
                              variation=settings.variation)
             write_samples(samples, raw, model_name=f"pairs/{job.id}/model", source_id=job.id, overwrite=True)

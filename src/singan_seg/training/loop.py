@@ -7,6 +7,10 @@ generator updates with the adversarial loss plus `rec_weight` x the reconstructi
 
 Randomness: every scale draws from its own generator seeded by (seed, scale), so a run resumed at scale k
 draws exactly what an uninterrupted run would have.
+
+Warm start (`prior=`, training/warm.py): every scale but the coarsest starts from a domain prior's generator and
+critic instead of the scale below's, and every scale trains `warm_iters_fraction` of its iterations; nothing else
+changes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..rng import randn, seeded_generator
 from .progress import TrainProgress
 from .resume import MidScaleCheckpoints, ScaleState, check_out_dir, check_resumable
 from .steps import ScaleStats, autocast, critic_updates, gradient_penalty, optimizers
+from .warm import WarmStart, check_same_prior, warm_start_for
 
 log = logging.getLogger("singan_seg")
 
@@ -39,13 +44,18 @@ log = logging.getLogger("singan_seg")
 # One scale
 # ----------------------------------------------------------------------------------------------------------
 
-def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
-                  rng: torch.Generator) -> tuple[ScaleGenerator, ScaleDiscriminator]:
+def new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: ScaleDiscriminator | None,
+                 rng: torch.Generator, warm: WarmStart | None = None) -> tuple[ScaleGenerator, ScaleDiscriminator]:
+    """Scale n's generator and critic: SinGAN's initialisation (always drawn, so the scale's random stream is the
+    same either way), then a warm start's prior weights where it covers scale n, else the previous scale's where
+    `init_from_previous`."""
     width = cfg.channels_at(n)
     gen, critic = generator_for(cfg, n, channels=model.channels), critic_for(cfg, n, channels=model.channels)
     init_weights(gen, rng)
     init_weights(critic, rng)
-    if cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:
+    if warm is not None and warm.covers(n):
+        warm.load(n, gen, critic)
+    elif cfg.init_from_previous and n > 0 and cfg.channels_at(n - 1) == width:
         gen.load_state_dict(model.generators[n - 1].state_dict())
         if prev_critic is not None:
             critic.load_state_dict(prev_critic.state_dict())
@@ -54,13 +64,15 @@ def _new_networks(n: int, cfg: TrainConfig, model: SinGANSeg, prev_critic: Scale
 
 def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainConfig, device: torch.device,
                 prev_critic: ScaleDiscriminator | None, progress: TrainProgress,
-                checkpoints: MidScaleCheckpoints | None = None) -> tuple[ScaleDiscriminator, ScaleStats]:
+                checkpoints: MidScaleCheckpoints | None = None, warm: WarmStart | None = None
+                ) -> tuple[ScaleDiscriminator, ScaleStats]:
     """Train scale n on top of the fixed scales below it and add it to `model`.
-    With `checkpoints`, continue a saved state of this scale and save one every few minutes."""
+    With `checkpoints`, continue a saved state of this scale and save one every few minutes; with `warm`, start
+    from a domain prior's weights and train `warm_iters_fraction` of the iterations."""
     started = time.perf_counter()
     rng = seeded_generator(cfg.seed, n)
     shapes, real = model.shapes, reals[n]
-    gen, critic = _new_networks(n, cfg, model, prev_critic, rng)
+    gen, critic = new_networks(n, cfg, model, prev_critic, rng, warm)
     gen.to(device).train()
     critic.to(device).train()
 
@@ -77,7 +89,7 @@ def train_scale(n: int, model: SinGANSeg, reals: list[torch.Tensor], cfg: TrainC
     rec_noise = noise_amp * model.reconstruction_input(0) if n == 0 else torch.zeros(1, channels, *shapes[n],
                                                                                       device=device)
 
-    iters = cfg.iters_at(n, model.num_scales)
+    iters = cfg.warm_iters_at(n, model.num_scales) if warm is not None else cfg.iters_at(n, model.num_scales)
     opt_g, opt_d, sched_g, sched_d = optimizers(cfg, gen, critic, iters)
     amp = partial(autocast, device, cfg.bf16)
     with amp():  # resized under the same autocast as the rest of the generator's input
@@ -142,7 +154,7 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
           preset: str = DEFAULT_PRESET, device: str | torch.device = "auto", resume: bool = False,
           overwrite: bool = False, progress: bool = True, allow_empty_mask: bool = False,
           stop_after_scale: int | None = None, checkpoint_minutes: float | None = 10.0, classes: Any = None,
-          channels: int | None = None, bit_depth: int | None = None) -> SinGANSeg:
+          channels: int | None = None, bit_depth: int | None = None, prior: Any = None) -> SinGANSeg:
     """Train a SinGAN-Seg model on one image/mask pair.
 
     Args:
@@ -161,6 +173,10 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
         classes: the mask's classes, e.g. "background,disc,cup" (label values 0, 1, 2) or
             "background=#000000,tumour=#ff0000" (colours); None: a binary mask (data/modality.py).
         channels, bit_depth: convert the image (1 <-> 3 channels, 16 -> 8 bits); None keeps the file's.
+        prior: a domain prior's directory (`train_prior`, or a loaded `Prior`): every scale but the coarsest (that
+            too with `warm_coarsest`) starts from the prior's generator and critic, and every scale trains
+            `config.warm_iters_fraction` of its iterations (training/warm.py). The model's config.json records the
+            prior; a resume needs the same one.
 
     Returns:
         The trained `SinGANSeg` model (generators in eval mode, on `device`).
@@ -176,10 +192,12 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
     out = Path(out_dir) if out_dir is not None else None
 
     model = SinGANSeg(config=cfg, shapes=list(pyramid.shapes), modality=pair.modality)
+    warm = None if prior is None else warm_start_for(prior, cfg, model.num_scales, pair.modality)
     critic, history, meta = None, [], None
     if out is not None and check_out_dir(out, resume, overwrite):
         meta = read_model_meta(out)
         check_resumable(meta, cfg, pair, out)
+        check_same_prior(meta, warm, out)
         model, meta, critic = load_model(out, dev, require_complete=False, with_discriminator=True)
         history = meta.get("training", {}).get("scales", [])
         log.info("resuming %s at scale %d of %d", out, model.trained_scales, model.num_scales)
@@ -190,6 +208,8 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
 
     reals = build_reals(pair, model.shapes, dev)
     extra = {"inputs": pair.describe_inputs(), "pyramid_scale_factor": pyramid.scale_factor}
+    if warm is not None:
+        extra["warm_start"] = warm.record(cfg)
 
     def save(critic: ScaleDiscriminator | None) -> dict[str, Any]:
         training = {"scales": history, "seconds": round(sum(h["seconds"] for h in history), 3),
@@ -204,10 +224,11 @@ def train(image: Any, mask: Any = None, out_dir: str | Path | None = None, confi
             checkpoints = MidScaleCheckpoints(out, meta["weights"]["sha256"], checkpoint_minutes * 60)
     last = model.num_scales - 1 if stop_after_scale is None else min(stop_after_scale, model.num_scales - 1)
     done = checkpoints.pending_iterations(model.trained_scales) if checkpoints is not None else 0
+    iterations = None if warm is None else warm.iterations(cfg, model.num_scales)
     with TrainProgress(model.shapes, cfg, start_scale=model.trained_scales, start_iteration=done,
-                       enabled=progress) as bar:
+                       enabled=progress, iterations=iterations) as bar:
         for n in range(model.trained_scales, last + 1):
-            critic, stats = train_scale(n, model, reals, cfg, dev, critic, bar, checkpoints)
+            critic, stats = train_scale(n, model, reals, cfg, dev, critic, bar, checkpoints, warm)
             history.append(stats.__dict__ | {"shape": list(stats.shape)})
             log.info("scale %d/%d %dx%d done in %.1fs (rec %.4f, noise amp %.4f)", n + 1, model.num_scales,
                      *stats.shape, stats.seconds, stats.rec, stats.noise_amp)

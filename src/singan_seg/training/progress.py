@@ -14,12 +14,14 @@ from ..config import TrainConfig
 
 class TrainProgress:
     def __init__(self, shapes: list[tuple[int, int]], cfg: TrainConfig, start_scale: int = 0,
-                 start_iteration: int = 0, enabled: bool = True):
-        """Count the work from iteration `start_iteration` of scale `start_scale` (where a resumed run starts)."""
+                 start_iteration: int = 0, enabled: bool = True, iterations: list[int] | None = None):
+        """Count the work from iteration `start_iteration` of scale `start_scale` (where a resumed run starts);
+        `iterations` per scale where they are not the config's (a warm start)."""
         self.cfg = cfg
         self.num_scales = len(shapes)
         self.costs = [h * w * cfg.channels_at(n) ** 2 for n, (h, w) in enumerate(shapes)]
-        self.total = sum(c * cfg.iters_at(n, self.num_scales) for n, c in enumerate(self.costs) if n >= start_scale)
+        iters = iterations or [cfg.iters_at(n, self.num_scales) for n in range(self.num_scales)]
+        self.total = sum(c * iters[n] for n, c in enumerate(self.costs) if n >= start_scale)
         if start_scale < self.num_scales:
             self.total -= self.costs[start_scale] * start_iteration
         self.enabled = enabled
