@@ -80,6 +80,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memo-stride", type=int, default=4, help="stride of the sample patches searched")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
     parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/warm_start_<size>.json")
+    parser.add_argument("--rows", type=Path, default=None, help="append every finished job's row to this JSON-lines "
+                        "file, and skip the jobs it already holds: an interrupted run resumes (with --prior or "
+                        "--keep-prior, so the prior is not trained again)")
     args = parser.parse_args()
     args.out = args.out or REPO / "benchmarks" / "results" / f"warm_start_{args.max_size}.json"
     if args.keep_prior is not None and args.keep_prior.resolve().is_relative_to(REPO):
@@ -271,9 +274,11 @@ def main(args: argparse.Namespace) -> int:
             prior_future = pool.submit(run_prior, prior_task(args, prior_ids, folds, prior_dir))
         common = {"data": str(args.data), "num": args.num, "sample_seed": args.sample_seed,
                   "memo_stride": args.memo_stride}
+        done = read_rows(args.rows)
         jobs = [pool.submit(run_generator, common | {"id": ident, "variant": name, "prior": None,
                                                      "config": cfg.replace(seed=seed).to_dict()})
-                for seed in args.seeds for ident in scored for name, cfg in configs.items() if name not in warm]
+                for seed in args.seeds for ident in scored for name, cfg in configs.items()
+                if name not in warm and (name, ident, seed) not in done]
         if prior_future is None:
             prior = reused_prior(args.prior, scored, folds)
         else:
@@ -281,11 +286,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"prior: {prior['seconds']:.0f} s, {prior['num_scales']} scales", flush=True)
         jobs += [pool.submit(run_generator, common | {"id": ident, "variant": name, "prior": str(prior_dir),
                                                       "config": cfg.replace(seed=seed).to_dict()})
-                 for seed in args.seeds for ident in scored for name, cfg in configs.items() if name in warm]
+                 for seed in args.seeds for ident in scored for name, cfg in configs.items()
+                 if name in warm and (name, ident, seed) not in done]
         per_pair: dict[str, list[dict]] = {name: [] for name in configs}
+        for row in done.values():
+            per_pair[row["variant"]].append(row)
         for future in as_completed(jobs):
             row = future.result()
             per_pair[row["variant"]].append(row)
+            if args.rows is not None:
+                with open(args.rows, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
             print(f"{row['variant']} {row['id']} seed {row['seed']}: {row['train_seconds']:.1f} s, SIFID "
                   f"{row['sifid']:.2f}, diversity {row['diversity']:.2f}", flush=True)
     for rows in per_pair.values():
@@ -304,6 +315,14 @@ def main(args: argparse.Namespace) -> int:
         "summary": summary, "per_pair": per_pair, "seconds": round(time.time() - started, 1)})
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
+
+
+def read_rows(path: Path | None) -> dict[tuple[str, str, int], dict]:
+    """Rows of jobs an earlier, interrupted run finished (--rows), keyed by (variant, id, seed)."""
+    if path is None or not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(row["variant"], row["id"], row["seed"]): row for row in rows}
 
 
 def reused_prior(path: Path, scored: list[str], folds: dict[str, int]) -> dict:
