@@ -333,3 +333,14 @@ def test_a_public_grayscale_image_with_three_classes(tmp_path):
         assert set(np.unique(np.asarray(mask_file))) <= {0, 127, 254}  # written back with the declared values
     stats = ss.evaluate_samples(tmp_path / "samples", real, with_fid=False, progress=False).masks
     assert set(stats.classes) == {"coin", "highlight"}
+
+
+@pytest.mark.parametrize("extra, problem", [
+    (["--classes", "bg=#000000,lesion=#ff0000,core=#ff0000"], "share the colour #ff0000"),
+    (["--classes", "background,lesion,core", "--channels", "2"], "image has 1 channels but 2 were asked for"),
+])
+def test_cli_class_and_channel_mistakes_are_one_line(tmp_path, labelled_files, capsys, extra, problem):
+    code, err = run_cli("train", "--image", labelled_files[0], "--mask", labelled_files[1], "--out", tmp_path / "m",
+                        "--preset", "tiny", *extra, capsys=capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and problem in err
+    assert not (tmp_path / "m").exists()

@@ -128,8 +128,8 @@ def shape_image(pixels: np.ndarray, name: str = "image", channels: int | None = 
             image = gray.astype(image.dtype)[:, :, None]
             notes.append(f"{name}: RGB image converted to grayscale (ITU-R 601 luminance)")
         else:
-            raise InputError(f"image has {have} channels but {channels} were asked for (only gray <-> RGB is "
-                             "converted)")
+            raise InputError(f"image has {have} channels but {channels} were asked for (--channels converts only "
+                             "gray <-> RGB)")
     if bit_depth == 8 and image.dtype == np.uint16:
         image = to_8_bits(image)
         notes.append(f"{name}: 16-bit image scaled to 8 bits")
@@ -153,7 +153,10 @@ def read_image(path: Path, channels: int | None = None, bit_depth: int | None = 
         notes.append(f"{path.name}: {mode} {state}")
     elif mode in ("P", "CMYK", "YCbCr", "LAB", "HSV"):
         notes.append(f"{path.name}: {mode} converted to RGB")
-    return shape_image(pixels, path.name, channels, bit_depth, notes)
+    try:
+        return shape_image(pixels, path.name, channels, bit_depth, notes)
+    except InputError as exc:  # name the file
+        raise InputError(exc.problem, path) from None
 
 
 def read_class_mask(path: Path, modality: Modality) -> np.ndarray:
