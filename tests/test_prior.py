@@ -91,13 +91,13 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("coarsest", [False, True])
-def test_a_warm_start_begins_with_the_priors_weights(data, tmp_path, monkeypatch, coarsest):
+@pytest.mark.parametrize("coarsest, cold_full", [(False, False), (True, False), (False, True)])
+def test_a_warm_start_begins_with_the_priors_weights(data, tmp_path, monkeypatch, coarsest, cold_full):
     """Every scale's generator and critic (but the coarsest's, unless warm_coarsest), when training starts, are the
     prior's (mapped) networks; each scale trains warm_iters_fraction of its iterations; config.json records the
     prior."""
     starts = _capture_starts(monkeypatch)
-    cfg = TINY.replace(warm_iters_fraction=0.25, warm_coarsest=coarsest)
+    cfg = TINY.replace(warm_iters_fraction=0.25, warm_coarsest=coarsest, warm_cold_full=cold_full)
     model = ss.train(*_pair(data, "p0"), out_dir=tmp_path / "m", config=cfg, device="cpu", progress=False,
                      prior=data / "prior0")
     warm_starts = list(starts)
@@ -111,7 +111,8 @@ def test_a_warm_start_begins_with_the_priors_weights(data, tmp_path, monkeypatch
             assert _equal(gen, cold_scale0) and not _equal(gen, prior.generators[0])
         else:
             assert _equal(gen, prior.generators[scales[n]]) and _equal(critic, prior.critics[scales[n]]), n
-        assert iters == max(1, round(cfg.iters_at(n, model.num_scales) * 0.25))
+        full = cfg.iters_at(n, model.num_scales)
+        assert iters == (full if n == 0 and cold_full else max(1, round(full * 0.25)))  # a cold scale: all of them
     record = json.loads((tmp_path / "m" / "config.json").read_text())["warm_start"]
     assert record["prior"]["weights_sha256"] == prior.weights_sha256
     assert record["scale_map"] == (scales if coarsest else [None, *scales[1:]])
