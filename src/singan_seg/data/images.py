@@ -243,3 +243,47 @@ def _read_tiff(path: Path, what: str) -> np.ndarray:
         raise InputError(f"{what} TIFF has axes {axes} with shape {shape}; expected one 2D image (YX), with "
                          "samples or channels (YXS, CYX)", path)
     return _fit_integers(array, path, what)
+
+
+# Pillow modes -> (channels, bit depth) as `read_pixels` returns them (palette, CMYK, RGBA, ... become RGB)
+MODE_KINDS = {"1": (1, 8), "L": (1, 8), "LA": (1, 8), "La": (1, 8), "I": (1, 16), "I;16": (1, 16),
+              "I;16B": (1, 16), "I;16L": (1, 16), "I;16N": (1, 16)}
+KIND_NAMES = {(1, 8): "L", (3, 8): "RGB", (1, 16): "I;16"}  # TIFFs named as Pillow names these kinds
+
+
+def image_kind(path: str | Path) -> tuple[int, int, str]:
+    """(channels, bit depth, name) of an image file as `read_pixels` returns it, from its header (.npy arrays
+    are decoded): the name is the Pillow mode (TIFF and .npy files are named as Pillow names the same kind, else
+    e.g. "2-channel 16-bit")."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES or suffix in ARRAY_SUFFIXES:
+        if suffix in TIFF_SUFFIXES:
+            channels, bit_depth = _tiff_kind(path)
+        else:
+            pixels = _read_npy(path, "image")
+            channels, bit_depth = (1 if pixels.ndim == 2 else pixels.shape[2]), 8 * pixels.dtype.itemsize
+        return channels, bit_depth, KIND_NAMES.get((channels, bit_depth), f"{channels}-channel {bit_depth}-bit")
+    mode = image_mode(path)  # refuses unreadable and over-sized files
+    if mode == "F":
+        raise InputError("image has floating-point pixels; window them to 8 or 16 bits first", path)
+    channels, bit_depth = MODE_KINDS.get(mode, (3, 8))
+    return channels, bit_depth, mode
+
+
+def _tiff_kind(path: Path) -> tuple[int, int]:
+    import tifffile
+
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "is a directory, expected an image file", path)
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
+            width, height = shape[axes.index("X")], shape[axes.index("Y")]
+    except Exception as exc:  # tifffile raises its own TiffFileError, ValueError, KeyError, ... on bad files
+        raise InputError(f"cannot read image ({exc.__class__.__name__}: {' '.join(str(exc).split())})",
+                         path) from None
+    check_size((width, height), path, "image")
+    channels = next((shape[axes.index(a)] for a in "SCQI" if a in axes), 1)
+    return int(channels), 8 if dtype in (np.uint8, bool) else 16

@@ -348,26 +348,28 @@ def image_suffix(modality: Modality) -> str:
     return ".png" if modality.channels == 1 or (modality.channels == 3 and modality.bit_depth == 8) else ".tif"
 
 
-def encode_image(image: np.ndarray, modality: Modality) -> bytes:
-    """The file bytes of an (H, W, C) image: PNG (L, I;16 or RGB) or TIFF, as `image_suffix` says."""
+def png_bytes(array: np.ndarray) -> bytes:
+    """PNG-encode an (H, W) or (H, W, 3) array: uint8 gray (L) or RGB, uint16 gray (I;16)."""
     from PIL import Image
 
-    image = np.ascontiguousarray(np.asarray(image).astype(modality.dtype, copy=False))
     buffer = io.BytesIO()
-    if image_suffix(modality) == ".png":
-        Image.fromarray(image[..., 0] if modality.channels == 1 else image).save(buffer, format="PNG")
-    else:
-        import tifffile
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
-        tifffile.imwrite(buffer, image, photometric="rgb" if modality.channels == 3 else "minisblack",
-                         planarconfig="contig", compression="zlib", metadata=None)
+
+def encode_image(image: np.ndarray, modality: Modality) -> bytes:
+    """The file bytes of an (H, W, C) image: PNG (L, I;16 or RGB) or TIFF, as `image_suffix` says."""
+    image = np.ascontiguousarray(np.asarray(image).astype(modality.dtype, copy=False))
+    if image_suffix(modality) == ".png":
+        return png_bytes(image[..., 0] if modality.channels == 1 else image)
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, image, photometric="rgb" if modality.channels == 3 else "minisblack",
+                     planarconfig="contig", compression="zlib", metadata=None)
     return buffer.getvalue()
 
 
 def encode_mask(mask: np.ndarray, modality: Modality) -> bytes:
     """PNG bytes of a mask (bool or class indices) as `mask_file_array` writes it."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(mask_file_array(mask, modality)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(mask_file_array(mask, modality))

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..files import sha256_file
-from .images import decoding, open_image, read_pixels
+from .images import decoding, open_image, read_gray, read_pixels
 from .modality import RGB_BINARY, MaskClass, Modality, labels_from_colors, labels_from_values
 
 log = logging.getLogger("singan_seg")
@@ -157,6 +157,24 @@ def read_image(path: Path, channels: int | None = None, bit_depth: int | None = 
         return shape_image(pixels, path.name, channels, bit_depth, notes)
     except InputError as exc:  # name the file
         raise InputError(exc.problem, path) from None
+
+
+def read_image_as(path: Path, modality: Modality, holder: str = "the set holds") -> np.ndarray:
+    """An image file as (H, W, C) at `modality`'s channels and bit depth (gray <-> RGB and depths converted, as
+    `shape_image` does); an image that cannot be converted is a one-line InputError naming it and saying what
+    `holder` (e.g. "the samples directory holds") holds."""
+    pixels, _ = read_pixels(path, "image")
+    try:
+        return shape_image(pixels, path.name, modality.channels, modality.bit_depth)
+    except InputError as exc:
+        raise InputError(f"{exc.problem}: {holder} {modality.describe()}", path) from None
+
+
+def read_mask_as(path: Path, modality: Modality) -> np.ndarray:
+    """A mask file as (H, W) bool (binary: gray >= MASK_THRESHOLD) or uint8 class indices (declared classes)."""
+    if modality.is_binary:
+        return read_gray(path, "mask") >= MASK_THRESHOLD
+    return read_class_mask(path, modality)
 
 
 def read_class_mask(path: Path, modality: Modality) -> np.ndarray:

@@ -25,25 +25,17 @@ from PIL import Image
 
 from ..errors import InputError, OutputExistsError
 from ..files import atomic_path, sha256_bytes, sha256_file, write_json_atomic, write_text_atomic
-from .images import read_gray, read_pixels
-from .modality import RGB_BINARY, Modality, encode_image, encode_mask, image_suffix
-from .pairs import read_class_mask, shape_image
+from .modality import RGB_BINARY, Modality, encode_image, encode_mask, image_suffix, mask_file_array, png_bytes
+from .pairs import read_image_as, read_mask_as
 
 # Columns every manifest starts with; steps such as style transfer append their own after these.
 MANIFEST_COLUMNS = ["stem", "image", "mask", "image_sha256", "mask_sha256", "height", "width",
                     "source_id", "model", "seed", "start_scale", "method"]
 
 
-def png_bytes(array: np.ndarray) -> bytes:
-    """PNG-encode a uint8 (H, W, 3) RGB or (H, W) L array."""
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def mask_to_png_array(mask: np.ndarray) -> np.ndarray:
-    """Boolean (H, W) mask -> uint8 0/255."""
-    return np.where(mask, 255, 0).astype(np.uint8)
+    """Boolean (H, W) mask -> uint8 0/255 (a binary mask file's values)."""
+    return mask_file_array(mask, RGB_BINARY)
 
 
 def write_pair_files(directory: Path, stem: str, image: np.ndarray, mask: np.ndarray,
@@ -173,16 +165,8 @@ def load_sample(directory: str | Path, row: dict[str, str], modality: Modality |
     (H, W, C) at its bit depth and uint8 class indices. `modality`: the directory's (read when not given)."""
     directory = Path(directory)
     modality = read_samples_modality(directory) if modality is None else modality
-    path = directory / row["image"]
-    pixels, _ = read_pixels(path, "image")
-    try:  # gray <-> RGB and bit depths are converted, as for a pair (a folder made by hand may mix them)
-        image = shape_image(pixels, path.name, modality.channels, modality.bit_depth)
-    except InputError as exc:
-        raise InputError(f"{exc.problem}: the samples directory holds {modality.describe()}", path) from None
-    if modality.is_binary:
-        mask = read_gray(directory / row["mask"], "mask") >= 128
-    else:
-        mask = read_class_mask(directory / row["mask"], modality)
+    image = read_image_as(directory / row["image"], modality, "the samples directory holds")
+    mask = read_mask_as(directory / row["mask"], modality)
     return image, mask
 
 

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ..errors import InputError
 from ..files import refuse_overlap, sha256_bytes, sha256_file, staging_dir, write_json_atomic, write_text_atomic
-from .modality import Modality, encode_image
+from .modality import Modality, encode_image, png_bytes
 from .samples_dir import check_output_folder
 
 FORMAT = "singan-seg-volume-slices"
@@ -311,7 +310,7 @@ def write_slice(folder: Path, stem: str, image: np.ndarray, labels: np.ndarray, 
     mask = display_slice(labels, axis, index)
     mask = mask.astype(np.uint8) if labels.max(initial=0) <= 255 else mask
     image_bytes = encode_image(pixels[..., None], Modality(1, bit_depth))
-    mask_bytes = _png_bytes(mask)
+    mask_bytes = png_bytes(mask)
     for sub, data in (("images", image_bytes), ("masks", mask_bytes)):
         (folder / sub).mkdir(exist_ok=True)
         (folder / sub / f"{name}.png").write_bytes(data)
@@ -323,12 +322,6 @@ def write_slice(folder: Path, stem: str, image: np.ndarray, labels: np.ndarray, 
                            "_values": [int(v) for v in values]}
     row.update({f"label_{int(v)}_pixels": int(n) for v, n in zip(values, counts)})
     return row
-
-
-def _png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")  # uint8 -> L, uint16 -> I;16
-    return buffer.getvalue()
 
 
 def write_slices_csv(path: Path, rows: list[dict[str, Any]], values: list[int]) -> None:

@@ -23,16 +23,13 @@ import numpy as np
 
 from ..data import images as image_files
 from ..data.modality import RGB_BINARY, MaskClass, Modality
-from ..data.pairs import read_class_mask, shape_image
+from ..data.pairs import read_image_as, read_mask_as
 from ..data.samples_dir import read_manifest, read_samples_modality
 from ..errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MASK_THRESHOLD = 128
-# Pillow modes -> (channels, bit depth) as `read_pixels` returns them (palette, CMYK, RGBA, ... become RGB)
-MODE_KINDS = {"1": (1, 8), "L": (1, 8), "LA": (1, 8), "La": (1, 8), "I": (1, 16), "I;16": (1, 16),
-              "I;16B": (1, 16), "I;16L": (1, 16), "I;16N": (1, 16)}
-KIND_NAMES = {(1, 8): "L", (3, 8): "RGB", (1, 16): "I;16"}  # TIFFs named as Pillow names these kinds
+
 
 
 @dataclass
@@ -56,67 +53,19 @@ class ImageSet:
 
     def image(self, i: int) -> np.ndarray:
         """(H, W, C) uint8 or uint16, as `modality` says (RGB 8-bit: (H, W, 3) uint8)."""
-        return read_image(self.image_paths[i], self.modality)
+        return read_image_as(self.image_paths[i], self.modality)
 
     def mask(self, i: int) -> np.ndarray | None:
         """(H, W) bool (binary masks) or uint8 class indices, or None."""
         path = self.mask_paths[i]
-        return None if path is None else read_mask(path, self.modality)
+        return None if path is None else read_mask_as(path, self.modality)
 
     def index(self, stem: str) -> int | None:
         return self.stems.index(stem) if stem in self.stems else None
 
 
-def read_image(path: Path, modality: Modality = RGB_BINARY) -> np.ndarray:
-    """(H, W, C) of an image file at the modality's channels and bit depth; unreadable or over-sized files, and
-    files that cannot be converted (e.g. 4 channels where 3 are expected), are one-line InputErrors."""
-    pixels, _ = image_files.read_pixels(path, "image")
-    try:
-        return shape_image(pixels, path.name, modality.channels, modality.bit_depth)
-    except InputError as exc:
-        raise InputError(f"{exc.problem}: the set holds {modality.describe()}", path) from None
-
-
-def read_mask(path: Path, modality: Modality = RGB_BINARY) -> np.ndarray:
-    """(H, W) bool of a binary mask file (gray >= 128), or uint8 class indices of a mask with declared classes."""
-    if modality.is_binary:
-        return image_files.read_gray(path, "mask") >= MASK_THRESHOLD
-    return read_class_mask(path, modality)
-
-
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def image_kind(path: Path) -> tuple[int, int, str]:
-    """(channels, bit depth, name) of an image file from its header (nothing decoded): the name is the Pillow
-    mode (TIFFs, read by tifffile, are named as Pillow names the same kind, else e.g. "2-channel 16-bit")."""
-    if path.suffix.lower() in image_files.TIFF_SUFFIXES:
-        channels, bit_depth = _tiff_kind(path)
-        return channels, bit_depth, KIND_NAMES.get((channels, bit_depth), f"{channels}-channel {bit_depth}-bit")
-    mode = image_files.image_mode(path)  # refuses unreadable and over-sized files
-    if mode == "F":
-        raise InputError("image has floating-point pixels; window them to 8 or 16 bits first", path)
-    channels, bit_depth = MODE_KINDS.get(mode, (3, 8))
-    return channels, bit_depth, mode
-
-
-def _tiff_kind(path: Path) -> tuple[int, int]:
-    import tifffile
-
-    if not path.is_file():
-        raise InputError("file not found" if not path.exists() else "is a directory, expected an image file", path)
-    try:
-        with tifffile.TiffFile(path) as tiff:
-            series = tiff.series[0]
-            axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
-            width, height = shape[axes.index("X")], shape[axes.index("Y")]
-    except Exception as exc:  # tifffile raises its own TiffFileError, ValueError, KeyError, ... on bad files
-        raise InputError(f"cannot read image ({exc.__class__.__name__}: {' '.join(str(exc).split())})",
-                         path) from None
-    image_files.check_size((width, height), path, "image")
-    channels = next((shape[axes.index(a)] for a in "SCQI" if a in axes), 1)
-    return int(channels), 8 if dtype in (np.uint8, bool) else 16
 
 
 def folder_modality(paths: list[Path], check_modes: bool = True,
@@ -124,7 +73,7 @@ def folder_modality(paths: list[Path], check_modes: bool = True,
     """The modality of a folder's images, read from their headers: all must share one kind (e.g. all RGB, or all
     16-bit gray): mixing them skews features. Without `check_modes`, mixed gray and RGB files are read as RGB at
     the highest bit depth found (other mixes are still refused)."""
-    kinds = [(path, image_kind(path)) for path in paths]
+    kinds = [(path, image_files.image_kind(path)) for path in paths]
     first_path, (channels, _, first_mode) = kinds[0]
     for path, (_, _, mode) in kinds[1:]:
         if mode != first_mode and check_modes:

@@ -30,9 +30,9 @@ import torch
 from PIL import Image
 
 from ..data.dataset import find_pairs, read_folds
-from ..data.images import ARRAY_SUFFIXES, TIFF_SUFFIXES, decoding, image_mode, open_image, read_gray, read_pixels
+from ..data.images import decoding, image_kind, open_image
 from ..data.modality import RGB_BINARY, MaskClass, Modality
-from ..data.pairs import read_class_mask, shape_image
+from ..data.pairs import read_image_as, read_mask_as
 from ..data.samples_dir import MODALITY_FILE, load_sample, read_manifest_rows, read_samples_modality
 from ..errors import InputError
 from ..rng import seeded_generator
@@ -64,26 +64,12 @@ def load_resized(image_path: Path, mask_path: Path, size: int) -> tuple[np.ndarr
     return image, mask
 
 
-def image_layout(path: Path) -> tuple[int, int]:
-    """(channels, bit depth) of an image as `read_pixels` returns it, from the header where Pillow reads it (cheap
-    for a folder of JPEGs); TIFF, .npy and 32-bit integer files are decoded."""
-    mode = None if path.suffix.lower() in TIFF_SUFFIXES + ARRAY_SUFFIXES else image_mode(path, "image")
-    if mode in ("1", "L", "LA", "La"):
-        return 1, 8
-    if mode is not None and mode.startswith("I;16"):
-        return 1, 16
-    if mode is not None and mode not in ("I", "F"):
-        return 3, 8  # RGB, and what read_pixels converts to RGB (RGBA, P, CMYK, ...)
-    pixels, _ = read_pixels(path, "image")
-    return (1 if pixels.ndim == 2 else pixels.shape[2]), 8 * pixels.dtype.itemsize
-
-
 def real_modality(images: list[Path], classes: tuple[MaskClass, ...] | None = None) -> Modality:
     """The real data's modality: the most channels and the highest bit depth of its images, and `classes`.
 
     A folder mixing gray and RGB images is read as RGB (gray replicated) and one mixing depths at 16 bits, as
     `shape_image` converts; any other mix (e.g. 1 and 4 channels) is refused when the odd image is read."""
-    layouts = [image_layout(Path(path)) for path in images]
+    layouts = [image_kind(path)[:2] for path in images]
     return Modality(max(c for c, _ in layouts), max(d for _, d in layouts), classes)
 
 
@@ -116,13 +102,7 @@ def load_modality_pair(image_path: Path, mask_path: Path, modality: Modality, sa
     if samples_dir is not None:
         row = {"image": str(image_path.relative_to(samples_dir)), "mask": str(mask_path.relative_to(samples_dir))}
         return load_sample(samples_dir, row, modality)
-    pixels, _ = read_pixels(image_path, "image")
-    try:
-        image = shape_image(pixels, image_path.name, modality.channels, modality.bit_depth)
-    except InputError as exc:
-        raise InputError(f"{exc.problem}: the real data is {modality.describe()}", image_path) from None
-    mask = read_gray(mask_path, "mask") >= 128 if modality.is_binary else read_class_mask(mask_path, modality)
-    return image, mask
+    return read_image_as(image_path, modality, "the real data is"), read_mask_as(mask_path, modality)
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
