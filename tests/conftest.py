@@ -40,6 +40,18 @@ def run_cli(*args, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+
+def write_real_folder(root: Path, images, masks, folds: int = 3) -> Path:
+    """ROOT/images/r<i>.png, ROOT/masks/r<i>.png (the arrays as given) and ROOT/folds.csv (pair i in fold i % folds):
+    the layout of a real dataset (Kvasir-SEG's) for the segmentation tests."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        Image.fromarray(image).save(root / "images" / f"r{i}.png")
+        Image.fromarray(mask).save(root / "masks" / f"r{i}.png")
+    (root / "folds.csv").write_text("id,fold\n" + "".join(f"r{i},{i % folds}\n" for i in range(len(images))))
+    return root
+
 # One thread count for the whole session keeps float reductions (and so bit-identity checks) stable; never more
 # threads than cores free when the session starts, since a team of threads on a busy core waits for its time
 # slices (`taskset -c 0 pytest`, or another job on the machine, runs the suite with one).

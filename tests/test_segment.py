@@ -19,6 +19,8 @@ from singan_seg.segment.experiments import plan_runs, run_benchmark
 from singan_seg.segment.metrics import evaluate_masks
 from singan_seg.segment.train import SegConfig, protocol_config, train_segmenter
 
+from .conftest import write_real_folder
+
 # A tiny UNet++ (depth-3 resnet18, narrow decoder) on 32-px images: a few seconds per run on one core.
 TINY = SegConfig(protocol="test", encoder="resnet18", encoder_depth=3, decoder_channels=(16, 8, 4),
                  encoder_weights=None, size=32, epochs=4, lr=3e-3, lr_drop_epoch=3, lr_after=1e-3, batch_size=4)
@@ -115,16 +117,7 @@ def test_augmentation_moves_mask_with_image_and_is_seeded():
 def real_dir(tmp_path):
     """Six real 32-px pairs in 3 folds."""
     images, masks = blobs(6, seed=0)
-    root = tmp_path / "real"
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    folds = ["id,fold"]
-    for i in range(6):
-        Image.fromarray(images[i]).save(root / "images" / f"r{i}.png")
-        Image.fromarray(np.where(masks[i], 255, 0).astype(np.uint8)).save(root / "masks" / f"r{i}.png")
-        folds.append(f"r{i},{i % 3}")
-    (root / "folds.csv").write_text("\n".join(folds) + "\n")
-    return root
+    return write_real_folder(tmp_path / "real", images, [np.where(m, 255, 0).astype(np.uint8) for m in masks])
 
 
 def make_synthetic(directory, sources: list[str], per_source: int = 2, folds: dict[str, int] | None = None):

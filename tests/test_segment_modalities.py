@@ -17,7 +17,7 @@ from singan_seg.segment.experiments import run_benchmark
 from singan_seg.segment.metrics import evaluate_masks
 from singan_seg.segment.train import SegConfig, load_best
 
-from .conftest import run_cli
+from .conftest import run_cli, write_real_folder
 from .test_segment import TINY
 
 CLASSES = "background,disc,cup"
@@ -45,14 +45,7 @@ def discs(n: int, seed: int, size: int = 40) -> tuple[np.ndarray, np.ndarray]:
 def gray_dir(tmp_path):
     """Six gray 40-px pairs with 3-class label masks (values 0, 1, 2) in 3 folds."""
     images, masks = discs(6, seed=0)
-    root = tmp_path / "real"
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for i in range(6):
-        Image.fromarray(images[i]).save(root / "images" / f"r{i}.png")
-        Image.fromarray(masks[i]).save(root / "masks" / f"r{i}.png")
-    (root / "folds.csv").write_text("id,fold\n" + "".join(f"r{i},{i % 3}\n" for i in range(6)))
-    return root
+    return write_real_folder(tmp_path / "real", images, masks)
 
 
 def make_samples(directory, modality: Modality, sources=("r1", "r2")):
