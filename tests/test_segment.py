@@ -185,6 +185,76 @@ def test_small_data_plan_uses_first_fold_only(tmp_path, real_dir):
                   sizes=(1,))
 
 
+def test_small_data_with_a_test_fold_draws_from_the_other_folds(tmp_path, real_dir):
+    # a build of folds 1 and 2 (for testing on fold 0) that holds 10 samples of r1 and r2 only
+    syn = make_synthetic(tmp_path / "b", ["r1", "r2", "r4"], per_source=10, folds=real_folds(real_dir))
+    pairs = [p for p in synthetic_pairs(syn, real_folds(real_dir))  # r4 keeps 5 of its 10
+             if not (p.source_id == "r4" and int(p.image.stem[-5:]) >= 5)]
+    runs = plan_runs("small-data", real_folds(real_dir), pairs, syn, folds_to_run=[0], sizes=(1, 2))
+    assert all(set(r.test) == {"r0", "r3"} for r in runs)  # fold 0 alone is tested on
+    assert set(runs[2].real_train) == {"r1", "r2"}  # r4 has 5 samples, r5 none: not drawn
+    assert {p.source_id for p in runs[3].synthetic_train} == {"r1", "r2"} and len(runs[3].synthetic_train) == 20
+    assert runs[0].real_train == runs[2].real_train[:1]  # nested subsets
+    with pytest.raises(InputError, match=r"R=3 needs 10 synthetic pairs.*2 of the 4 pairs of fold\(s\) \[1, 2\]"):
+        plan_runs("small-data", real_folds(real_dir), pairs, syn, folds_to_run=[0], sizes=(3,))
+    with pytest.raises(InputError, match="names them all"):
+        plan_runs("small-data", real_folds(real_dir), pairs, syn, folds_to_run=[0, 1, 2], sizes=(1,))
+
+
+def test_sources_draw_the_same_pairs_for_real_and_fake(tmp_path, real_dir):
+    folds = real_folds(real_dir)
+    syn = make_synthetic(tmp_path / "b", ["r1", "r2", "r4"], per_source=2, folds=folds)  # r5 not built
+    pairs = synthetic_pairs(syn, folds)
+    for seed in range(4):
+        real = plan_runs("real", folds, pairs, syn, folds_to_run=[0], seed=seed, sources=2)[0]
+        fake = plan_runs("fake", folds, pairs, syn, folds_to_run=[0], seed=seed, sources=2)[0]
+        both = plan_runs("real+fake", folds, pairs, syn, folds_to_run=[0], seed=seed, sources=2)[0]
+        assert len(real.real_train) == 2 and set(real.real_train) < {"r1", "r2", "r4"} and not real.synthetic_train
+        assert {p.source_id for p in fake.synthetic_train} == set(real.real_train) and not fake.real_train
+        assert len(fake.synthetic_train) == 4 and both.real_train == real.real_train
+        assert both.synthetic_train == fake.synthetic_train and real.test == ("r0", "r3")
+    drawn = {plan_runs("real", folds, pairs, syn, folds_to_run=[0], seed=s, sources=1)[0].real_train for s in range(8)}
+    assert len(drawn) > 1  # the seed chooses
+    # without a synthetic set, `real` draws from every training pair (r5 too)
+    everyone = {i for s in range(40)
+                for i in plan_runs("real", folds, None, None, [0], seed=s, sources=1)[0].real_train}
+    assert everyone == {"r1", "r2", "r4", "r5"}
+    with pytest.raises(InputError, match="--sources 4: .* 4 training pairs; the synthetic set holds samples of 3"):
+        plan_runs("fake", folds, pairs, syn, folds_to_run=[0], sources=4)
+
+
+def test_epoch_pairs_repeats_a_small_set_with_new_draws():
+    arrays = blob_arrays(3, 0)
+    data = SegDataset(arrays, augment=True, seed=0, length=8)
+    assert len(data) == 8
+    items = [data[i] for i in range(8)]
+    plain = SegDataset(arrays, augment=False, seed=0, length=8)
+    assert torch.equal(plain[4][0], plain[1][0]) and torch.equal(plain[4][1], plain[1][1])  # item 4 is pair 1
+    assert not torch.equal(items[4][0], items[1][0])  # ... augmented by its own draw
+    assert torch.equal(SegDataset(arrays, augment=True, seed=0)[1][0], items[1][0])  # the first pass is unchanged
+    with pytest.raises(ValueError, match="shorter"):
+        SegDataset(arrays, length=2)
+    assert "epoch_pairs" not in TINY.to_dict()  # old configs and checkpoints read as before
+    cfg = SegConfig(**{**TINY.to_dict(), "epochs": 1, "batch_size": 2, "epoch_pairs": 10})
+    assert cfg.to_dict()["epoch_pairs"] == 10
+    batches = []
+    original = torch.optim.Adam.step
+
+    def counting_step(self, *args, **kwargs):
+        batches.append(1)
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", counting_step)
+        train_segmenter(arrays, blob_arrays(2, 1), cfg, device="cpu", progress=False)
+    assert len(batches) == 5  # 10 draws of 3 pairs in batches of 2
+    batches.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", counting_step)
+        train_segmenter(blob_arrays(20, 0), blob_arrays(2, 1), cfg, device="cpu", progress=False)
+    assert len(batches) == 5  # 10 of the 20 pairs drawn
+
+
 @pytest.mark.slow
 def test_cli_leakage_is_one_line_exit_2(tmp_path, real_dir):
     syn = make_synthetic(tmp_path / "syn", ["r0"])

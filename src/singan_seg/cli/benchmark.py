@@ -15,7 +15,8 @@ app = typer.Typer(no_args_is_help=True, help="Segmentation benchmark (paper Tabl
 
 def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optional[Path], protocol: str,
          folds_to_run: Optional[str], epochs: Optional[int], encoder_weights: Optional[Path], seed: int,
-         device: str, classes: Optional[str] = None) -> None:
+         device: str, classes: Optional[str] = None, sources: Optional[int] = None,
+         epoch_pairs: Optional[int] = None) -> None:
     from rich.console import Console
 
     from ..data.modality import parse_classes
@@ -34,7 +35,7 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
     try:
         entry = run_benchmark(experiment, data, folds, out, synthetic=synthetic, protocol=protocol,
                               folds_to_run=chosen, epochs=epochs, encoder_weights=encoder_weights, seed=seed,
-                              device=device, classes=parsed)
+                              device=device, classes=parsed, sources=sources, epoch_pairs=epoch_pairs)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished epochs are saved; run the same command to resume")
         raise typer.Exit(130) from None
@@ -56,7 +57,8 @@ def _command(experiment: str, needs_synthetic: bool):
         folds: Path = typer.Option(..., help="folds.csv (id,fold) for every real pair"),
         out: Path = typer.Option(..., help="results folder (runs resume from it)"),
         synthetic: Optional[Path] = typer.Option(None, help="build-dataset folder or exported set"
-                                                 + (" (required)" if needs_synthetic else " (unused)")),
+                                                 + (" (required)" if needs_synthetic else
+                                                    " (with --sources: draw only sources it holds samples of)")),
         protocol: str = typer.Option("quick", help="quick (2 CPU cores) or paper (se_resnext50_32x4d, 300 epochs)"),
         folds_to_run: Optional[str] = typer.Option(None, help="test folds to run, e.g. 0,1,2 (default: all)"),
         epochs: Optional[int] = typer.Option(None, help="override the protocol's epochs (lr drop scales along)"),
@@ -66,15 +68,20 @@ def _command(experiment: str, needs_synthetic: bool):
         device: str = typer.Option("auto", help="auto, cpu or cuda"),
         classes: Optional[str] = typer.Option(None, "--classes", help=CLASSES_HELP + "; synthetic sets must "
                                               "declare the same classes (their modality.json)"),
+        sources: Optional[int] = typer.Option(None, help="train on N source pairs only (a seeded draw from the "
+                                              "training folds; the sources curve)", hidden=experiment == "small-data"),
+        epoch_pairs: Optional[int] = typer.Option(None, help="an epoch draws exactly this many pairs (small sets "
+                                                  "repeat, large ones are subsampled): equal steps for every run"),
     ) -> None:
         _run(experiment, data, folds, out, synthetic, protocol, folds_to_run, epochs, encoder_weights, seed, device,
-             classes)
+             classes, sources, epoch_pairs)
 
     command.__doc__ = {"real": "Train on the real pairs of the other folds, test on each fold.",
                        "fake": "Train on synthetic pairs made from the other folds only, test on each real fold.",
                        "real+fake": "Train on real and synthetic pairs of the other folds, test on each fold.",
                        "small-data": "R = 5..50 real pairs of the first fold vs 10 synthetic per real one "
-                                     "(paper Table 3)."}[experiment]
+                                     "(paper Table 3); --folds-to-run K tests on fold K and draws from the "
+                                     "others."}[experiment]
     return command
 
 

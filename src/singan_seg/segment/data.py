@@ -247,10 +247,15 @@ class SegDataset(torch.utils.data.Dataset):
     multi-class one; augmented when `augment`.
 
     RGB 8-bit images are augmented as uint8 (the original path); any other is scaled to [0, 1] by its bit
-    depth's maximum first (torchvision's geometry needs float for uint16, and its colour ops clamp floats to 1)."""
+    depth's maximum first (torchvision's geometry needs float for uint16, and its colour ops clamp floats to 1).
 
-    def __init__(self, arrays: Arrays, augment: bool = False, seed: int = 0):
+    `length` > len(arrays) repeats the set: item i is pair i % len(arrays), augmented with its own draw (i)."""
+
+    def __init__(self, arrays: Arrays, augment: bool = False, seed: int = 0, length: int | None = None):
         self.arrays, self.seed, self.epoch = arrays, seed, 0
+        self.length = len(arrays) if length is None else length
+        if self.length < len(arrays):
+            raise ValueError(f"length {self.length} is shorter than the {len(arrays)} pairs")
         self.channels = arrays.images.shape[3]
         self.as_uint8 = arrays.images.dtype == np.uint8 and self.channels == 3
         self.top = float(np.iinfo(arrays.images.dtype).max)
@@ -260,15 +265,16 @@ class SegDataset(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.arrays)
+        return self.length
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         from torchvision import tv_tensors
 
-        image = torch.from_numpy(self.arrays.images[index]).permute(2, 0, 1)  # (C, S, S) uint8 / uint16
+        pair = index % len(self.arrays)
+        image = torch.from_numpy(self.arrays.images[pair]).permute(2, 0, 1)  # (C, S, S) uint8 / uint16
         if not self.as_uint8:
             image = image.float() / self.top
-        mask = torch.from_numpy(self.arrays.masks[index]).to(torch.uint8)[None]  # (1, S, S)
+        mask = torch.from_numpy(self.arrays.masks[pair]).to(torch.uint8)[None]  # (1, S, S)
         if self.transform is not None:
             with torch.random.fork_rng(devices=[]):  # v2 draws from the global generator: seed it per item
                 torch.manual_seed(int(seeded_generator(self.seed, self.epoch, index).initial_seed()))

@@ -59,49 +59,82 @@ class Run:
 
 def plan_runs(experiment: str, folds: dict[str, int], synthetic: list[SyntheticPair] | None,
               synthetic_dir: Path | None, folds_to_run: list[int] | None = None,
-              sizes: tuple[int, ...] = SMALL_SIZES, seed: int = 0) -> list[Run]:
-    """Every run of an experiment, checked for fold leakage before anything trains."""
+              sizes: tuple[int, ...] = SMALL_SIZES, seed: int = 0, sources: int | None = None) -> list[Run]:
+    """Every run of an experiment, checked for fold leakage before anything trains.
+
+    `sources` (real, fake, real+fake): train on N source pairs only, the first N of a seeded shuffle of the
+    training folds' pairs; where a synthetic set is given (for `real` too), only pairs it holds samples of are
+    drawn, so REAL and FAKE runs of one N share their sources."""
     all_folds = sorted(set(folds.values()))
     by_fold = {k: sorted(i for i, f in folds.items() if f == k) for k in all_folds}
     built = synthetic_dir is not None and (synthetic_dir / "dataset.json").is_file()
-    if experiment == "small-data":
-        return _plan_small_data(by_fold, synthetic or [], synthetic_dir, sizes, seed)
     unknown = sorted(set(folds_to_run or []) - set(all_folds))
     if unknown:
         raise InputError(f"no fold {unknown[0]} in the folds file (folds: {all_folds})")
+    if experiment == "small-data":
+        return _plan_small_data(by_fold, synthetic or [], synthetic_dir, sizes, seed, folds_to_run)
     runs = []
     for k in folds_to_run if folds_to_run is not None else all_folds:
-        real = tuple(i for f in all_folds if f != k for i in by_fold[f]) if experiment != "fake" else ()
+        candidates = [i for f in all_folds if f != k for i in by_fold[f]]
         fake: tuple[SyntheticPair, ...] = ()
-        if experiment in ("fake", "real+fake"):
+        if synthetic is not None:
             fake = tuple(p for p in synthetic if p.fold != k) if built else tuple(synthetic)
             refuse_leakage(list(fake), {k}, synthetic_dir / "manifest.csv")
             if not fake:
                 raise InputError(f"no synthetic pairs for the run that tests on fold {k}", synthetic_dir)
+        if sources is not None:
+            chosen = set(_first_sources(candidates, sources, seed, {p.source_id for p in fake} if fake else None,
+                                        synthetic_dir, k))
+            candidates = [i for i in candidates if i in chosen]
+            fake = tuple(p for p in fake if p.source_id in chosen)
+        real = tuple(candidates) if experiment != "fake" else ()
+        fake = fake if experiment in ("fake", "real+fake") else ()
         runs.append(Run(f"fold{k}", real, fake, tuple(by_fold[k])))
     return runs
 
 
+def _first_sources(candidates: list[str], n: int, seed: int, covered: set[str] | None, synthetic_dir: Path | None,
+                   fold: int) -> list[str]:
+    """The first n of a seeded shuffle of `candidates` (only those in `covered`, when given)."""
+    if n < 1:
+        raise InputError(f"--sources should be at least 1, got {n}")
+    shuffled = [candidates[i] for i in np.random.default_rng(seed).permutation(len(candidates))]
+    pool = [i for i in shuffled if covered is None or i in covered]
+    if len(pool) < n:
+        held = f"; the synthetic set holds samples of {len(pool)} of them" if covered is not None else ""
+        raise InputError(f"--sources {n}: the run that tests on fold {fold} has {len(candidates)} training pairs"
+                         f"{held}", synthetic_dir if covered is not None else None)
+    return pool[:n]
+
+
 def _plan_small_data(by_fold: dict[int, list[str]], synthetic: list[SyntheticPair], synthetic_dir: Path | None,
-                     sizes: tuple[int, ...], seed: int) -> list[Run]:
-    """Nested subsets of the first fold (the paper's fold 1): the first R of a seeded shuffle."""
-    first, *rest = sorted(by_fold)
-    pool = [by_fold[first][i] for i in np.random.default_rng(seed).permutation(len(by_fold[first]))]
-    test = tuple(i for k in rest for i in by_fold[k])
-    if max(sizes) > len(pool):
-        raise InputError(f"fold {first} has {len(pool)} pairs; cannot take {max(sizes)}")
-    refuse_leakage(synthetic, set(rest), synthetic_dir / "manifest.csv")
+                     sizes: tuple[int, ...], seed: int, test_folds: list[int] | None = None) -> list[Run]:
+    """Nested subsets of a pool: the first R of a seeded shuffle of the pool's pairs that have 10 synthetic pairs
+    each (all of them, for a complete build). The pool is the first fold and the test set the others (the paper's
+    fold 1); `test_folds` turns this round: they are tested on and the other folds are the pool."""
+    if test_folds:
+        pool_folds = [k for k in sorted(by_fold) if k not in test_folds]
+        if not pool_folds:
+            raise InputError("small-data needs a fold to draw its real pairs from; --folds-to-run names them all")
+    else:
+        pool_folds = sorted(by_fold)[:1]
+    test_folds = [k for k in sorted(by_fold) if k not in pool_folds]
+    members = [i for k in pool_folds for i in by_fold[k]]
+    pool = [members[i] for i in np.random.default_rng(seed).permutation(len(members))]
+    test = tuple(i for k in test_folds for i in by_fold[k])
+    refuse_leakage(synthetic, set(test_folds), synthetic_dir / "manifest.csv")
     per_source: dict[str, list[SyntheticPair]] = {}
     for pair in sorted(synthetic, key=lambda p: str(p.image)):
         per_source.setdefault(pair.source_id, []).append(pair)
+    eligible = [s for s in pool if len(per_source.get(s, [])) >= SMALL_PER_IMAGE]
+    if max(sizes) > len(eligible):
+        short = next((s for s in pool if s not in eligible), pool[0] if pool else "none")
+        raise InputError(f"small-data R={max(sizes)} needs {SMALL_PER_IMAGE} synthetic pairs per real pair; "
+                         f"{len(eligible)} of the {len(pool)} pairs of fold(s) {pool_folds} have them (source "
+                         f"{short!r} has {len(per_source.get(short, []))})", synthetic_dir / "manifest.csv")
     runs = []
     for r in sizes:
-        chosen = pool[:r]
-        short = [s for s in chosen if len(per_source.get(s, [])) < SMALL_PER_IMAGE]
-        if short:
-            raise InputError(f"small-data R={r} needs {SMALL_PER_IMAGE} synthetic pairs per real pair; source "
-                             f"{short[0]!r} has {len(per_source.get(short[0], []))} ({len(short)} short)",
-                             synthetic_dir / "manifest.csv")
+        chosen = eligible[:r]
         runs.append(Run(f"real-{r}", tuple(chosen), (), test))
         fake = tuple(p for s in chosen for p in per_source[s][:SMALL_PER_IMAGE])
         runs.append(Run(f"fake-{len(fake)}", (), fake, test))
@@ -120,8 +153,8 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
                   synthetic: str | Path | None = None, protocol: str = "quick", folds_to_run: list[int] | None = None,
                   epochs: int | None = None, device: str = "auto", progress: bool = True,
                   sizes: tuple[int, ...] = SMALL_SIZES, encoder_weights: str | Path | None = None, seed: int = 0,
-                  config: SegConfig | None = None, classes: str | Path | tuple[MaskClass, ...] | None = None
-                  ) -> dict[str, Any]:
+                  config: SegConfig | None = None, classes: str | Path | tuple[MaskClass, ...] | None = None,
+                  sources: int | None = None, epoch_pairs: int | None = None) -> dict[str, Any]:
     """Run (or resume) one experiment and rewrite OUT's results.json, results.md and iou.png.
 
     Args:
@@ -134,6 +167,10 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         seed: model init, batch order, augmentation and the small-data subsets.
         config: a full SegConfig instead of protocol/epochs (tests); its channels and classes come from the data.
         classes: the real masks' classes (a `--classes` spec or parsed classes; None: binary masks, as the paper).
+        sources: train on this many source pairs only (real, fake, real+fake; see plan_runs); its rows are
+            labelled "REAL, N sources" etc. With `synthetic` given, `real` draws the same sources as `fake`.
+        epoch_pairs: an epoch draws exactly this many pairs (see SegConfig), e.g. the full real training set's
+            size, so runs on fewer or more pairs take as many optimiser steps.
     Returns:
         this experiment's entry of results.json.
     """
@@ -142,14 +179,21 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
     needs_synthetic = experiment != "real"
     if needs_synthetic and synthetic is None:
         raise InputError(f"experiment {experiment} needs --synthetic (a build-dataset or export folder)")
+    if sources is not None and experiment == "small-data":
+        raise InputError("--sources is for real, fake and real+fake; small-data chooses its own R pairs")
+    reads_synthetic = needs_synthetic or (sources is not None and synthetic is not None)
     if isinstance(classes, (str, Path)):
         classes = parse_classes(classes)
     pairs, folds = real_pairs(data_dir, folds_csv)
     syn_dir = Path(synthetic) if synthetic is not None else None
-    syn = synthetic_pairs(syn_dir, folds, folds_csv) if needs_synthetic else None
+    syn = synthetic_pairs(syn_dir, folds, folds_csv) if reads_synthetic else None
     modality = benchmark_modality([image for image, _ in pairs.values()], classes, syn_dir, syn)
 
     overrides: dict[str, Any] = {"seed": seed}
+    if epoch_pairs is not None:
+        if epoch_pairs < 1:
+            raise InputError(f"--epoch-pairs should be at least 1, got {epoch_pairs}")
+        overrides["epoch_pairs"] = epoch_pairs
     if encoder_weights is not None:
         overrides["encoder_weights"] = str(encoder_weights)
     data_fields = {"channels": modality.channels, "classes": None if classes is None else tuple(modality.class_names)}
@@ -157,7 +201,7 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         protocol_config(protocol, small_data=experiment == "small-data", epochs=epochs, **overrides, **data_fields)
     out = Path(out_dir)
     results = _read_results(out, cfg.protocol)
-    runs = plan_runs(experiment, folds, syn, syn_dir, folds_to_run, sizes, cfg.seed)
+    runs = plan_runs(experiment, folds, syn, syn_dir, folds_to_run, sizes, cfg.seed, sources)
 
     # decode every pair that any run needs, once
     real_ids = sorted({i for run in runs for i in run.real_train + run.test})
@@ -173,9 +217,13 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         label, style = fake_label(list(runs[0].synthetic_train))
         label = label if experiment == "fake" else f"REAL+{label}"
     key = experiment if experiment in ("real", "small-data") else f"{label} {style}"
+    if sources is not None:  # a row of the sources curve: its own entry, no paper number beside it
+        label, key = f"{label}, {sources} sources", f"{key}, {sources} sources"
     entry = {"experiment": experiment, "label": label, "style": style, "protocol": cfg.protocol,
              "config": cfg.to_dict(), "data": str(data_dir), "folds_csv": str(folds_csv),
              "synthetic": None if syn_dir is None else str(syn_dir), "runs": {}}
+    if sources is not None:
+        entry["sources"] = sources
     if not modality.is_default:
         entry["modality"] = modality.to_dict()
     previous = results["experiments"].get(key, {})

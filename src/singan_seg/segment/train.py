@@ -55,18 +55,23 @@ class SegConfig:
     augment: bool = True
     seed: int = 0
     workers: int = 0  # DataLoader worker processes
+    # An epoch draws exactly this many pairs, so runs on 10 or 1000 pairs take the same optimiser steps: a smaller
+    # set is repeated (each repeat newly augmented), a larger one subsampled anew each epoch. 0: one pass (paper).
+    epoch_pairs: int = 0
     # What the data holds (set from it by the benchmark, not a protocol's choice): image channels, and the mask's
     # class names (background first; None: binary, one sigmoid channel).
     channels: int = 3
     classes: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; `channels` and `classes` only where they differ from RGB + binary, so the checkpoints and
-        results of RGB runs (and their resume checks) read as they always did."""
+        """JSON form; `channels`, `classes` and `epoch_pairs` only where they differ from RGB + binary + one
+        pass, so the checkpoints and results of such runs (and their resume checks) read as they always did."""
         d = dataclasses.asdict(self)
         d["decoder_channels"] = list(self.decoder_channels)
         if self.channels == 3:
             del d["channels"]
+        if self.epoch_pairs == 0:
+            del d["epoch_pairs"]
         if self.classes is None:
             del d["classes"]
         else:
@@ -245,7 +250,9 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loss_fn = segmentation_loss(cfg)
     class_names = None if cfg.classes is None else list(cfg.classes)
-    train_set, val_set = SegDataset(train, augment=cfg.augment, seed=cfg.seed), SegDataset(val)
+    train_set = SegDataset(train, augment=cfg.augment, seed=cfg.seed, length=max(len(train), cfg.epoch_pairs))
+    draws = cfg.epoch_pairs or len(train_set)
+    val_set = SegDataset(val)
 
     history: list[dict] = []
     best: dict = {}
@@ -277,7 +284,7 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
             # train one epoch: a seeded order, seeded augmentation
             model.train()
             train_set.set_epoch(epoch)
-            order = torch.randperm(len(train_set), generator=seeded_generator(cfg.seed, epoch, 1)).tolist()
+            order = torch.randperm(len(train_set), generator=seeded_generator(cfg.seed, epoch, 1))[:draws].tolist()
             loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=order,
                                                  num_workers=cfg.workers, drop_last=len(order) > cfg.batch_size
                                                  and len(order) % cfg.batch_size == 1)  # no BatchNorm on 1 image
