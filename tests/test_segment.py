@@ -221,6 +221,9 @@ def test_sources_draw_the_same_pairs_for_real_and_fake(tmp_path, real_dir):
     assert everyone == {"r1", "r2", "r4", "r5"}
     with pytest.raises(InputError, match="--sources 4: .* 4 training pairs; the synthetic set holds samples of 3"):
         plan_runs("fake", folds, pairs, syn, folds_to_run=[0], sources=4)
+    with pytest.raises(InputError, match="--sources is for real, fake and real[+]fake"):
+        run_benchmark("small-data", real_dir, real_dir / "folds.csv", tmp_path / "o", synthetic=syn, sources=2)
+    assert not (tmp_path / "o").exists()
 
 
 def test_epoch_pairs_repeats_a_small_set_with_new_draws():
