@@ -116,3 +116,33 @@ def test_demo_writes_contact_sheet(tmp_path):
     assert sheet.size[0] > 3 * 40 and sheet.mode == "RGB"
     assert len(read_manifest(tmp_path / "demo" / "samples")) == 3
     assert Path(tmp_path / "demo" / "model" / "weights.safetensors").is_file()
+
+
+def test_exit_codes_reach_the_shell(tmp_path, phantom_files, monkeypatch, capsys):
+    # Typer, outside standalone mode, returns (not raises) a typer.Exit's code and turns Ctrl-C into code 130: a
+    # build with failed pairs and an interrupted run both exited 0.
+    from singan_seg import pipeline
+    from singan_seg.pipeline.build import BuildResult
+
+    from .conftest import run_cli
+
+    image, mask = phantom_files
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(), masks.mkdir()
+    (images / "p0.png").write_bytes(Path(image).read_bytes())
+    (masks / "p0.png").write_bytes(Path(mask).read_bytes())
+    args = ("build-dataset", "--images", images, "--masks", masks, "--out", tmp_path / "out")
+
+    def failing(*a, **k):
+        return BuildResult(out_dir=tmp_path / "out", failed={"p0": "RuntimeError: boom"})
+
+    monkeypatch.setattr(pipeline, "build_dataset", failing)
+    code, err = run_cli(*args, capsys=capsys)
+    assert code == 3 and "failed p0: RuntimeError: boom" in " ".join(err.split())
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "build_dataset", interrupted)
+    code, err = run_cli(*args, capsys=capsys)
+    assert code == 130 and "interrupted" in err

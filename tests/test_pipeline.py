@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,6 +100,53 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
     assert not (tmp_path / "killed" / "manifest.csv").exists()
     subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True, env=env, timeout=600)
     assert (tmp_path / "killed" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc (Linux)")
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_stopping_a_multi_worker_build_stops_its_workers_at_once(tmp_path, dataset, how):
+    # A pool that let its workers finish the jobs in hand went on training for minutes after Ctrl-C.
+    out = tmp_path / "syn"
+    command = [sys.executable, "-m", "singan_seg.cli", "build-dataset", "--images", str(dataset / "images"),
+               "--masks", str(dataset / "masks"), "--folds", str(dataset / "folds.csv"), "--out", str(out),
+               "--preset", "tiny", "--iters", "250", "--per-image", "2", "--seed", "1", "--workers", "2",
+               "--threads", "1"]
+    build = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
+    deadline = time.time() + 300
+    while not list(out.glob("pairs/*/model/config.json")) and time.time() < deadline:  # both workers training
+        time.sleep(0.05)
+    assert build.poll() is None, build.stderr.read()
+    if how == "sigterm":
+        build.send_signal(signal.SIGTERM)  # `kill PID`: the parent only
+    else:
+        os.killpg(build.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
+    started = time.time()
+    build.wait(timeout=60)
+    assert build.returncode == 130 and "interrupted" in build.stderr.read()
+    while _group_members(build.pid) and time.time() - started < 10:
+        time.sleep(0.1)
+    assert _group_members(build.pid) == [], "workers still running after the build stopped"
+    assert time.time() - started < 20
+    assert not (out / "manifest.csv").exists() and len(list(out.glob("pairs/*/DONE.json"))) < 4
+    if how == "sigterm":  # and the build resumes to the end
+        subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                       timeout=900)
+        assert len(read_csv(out / "manifest.csv")) == 8
 
 
 @pytest.mark.slow

@@ -44,17 +44,18 @@ def os_error_line(exc: OSError) -> str:
 
 
 def main() -> None:
-    """Entry point: user errors become one red line and exit code 2; Ctrl-C exits 130."""
+    """Entry point: user errors become one red line and exit code 2; Ctrl-C (and SIGTERM where a command turns
+    it into one) exits 130."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode Typer returns, not raises, the code of a typer.Exit, and turns Ctrl-C into code
+        # 130: both must still reach the shell.
+        code = app(standalone_mode=False)
     except SinganSegError as exc:  # one line, whatever the message holds (newlines, brackets rich would eat)
         console.print(f"[red]error:[/red] {escape(' '.join(str(exc).splitlines()))}", highlight=False,
                       soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: work up to the last checkpoint is saved; rerun the command "
-                      "(with --resume where it has one) to continue")
-        sys.exit(130)
+        code = 130
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:  # the last resort for what no command turned into a message: a read-only folder, ...
@@ -69,3 +70,8 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(130)
         raise
+    if code == 130:
+        console.print("[yellow]interrupted[/yellow]: work up to the last checkpoint is saved; rerun the command "
+                      "(with --resume where it has one) to continue")
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

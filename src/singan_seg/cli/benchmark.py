@@ -32,13 +32,9 @@ def _run(experiment: str, data: Path, folds: Path, out: Path, synthetic: Optiona
     except InputError as exc:
         raise InputError(f"--classes: {exc.problem}", exc.path) from None
     console = Console(stderr=True)
-    try:
-        entry = run_benchmark(experiment, data, folds, out, synthetic=synthetic, protocol=protocol,
-                              folds_to_run=chosen, epochs=epochs, encoder_weights=encoder_weights, seed=seed,
-                              device=device, classes=parsed, sources=sources, epoch_pairs=epoch_pairs)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: finished epochs are saved; run the same command to resume")
-        raise typer.Exit(130) from None
+    entry = run_benchmark(experiment, data, folds, out, synthetic=synthetic, protocol=protocol, folds_to_run=chosen,
+                          epochs=epochs, encoder_weights=encoder_weights, seed=seed, device=device, classes=parsed,
+                          sources=sources, epoch_pairs=epoch_pairs)  # Ctrl-C: finished epochs are kept (main())
     for name, run in entry["runs"].items():
         m = run["metrics"]
         console.print(f"{experiment} {name}: IoU {m['iou']:.4f}  F-score {m['f_score']:.4f}  Dice loss "

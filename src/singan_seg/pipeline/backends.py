@@ -6,8 +6,11 @@ logic (progress, manifest, failures) is the same whichever runs the jobs.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import signal
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
@@ -32,7 +35,10 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 def run_local(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnResult, workers: int = 1,
               device: str = "cpu", threads: int | None = None) -> None:
     """Run jobs here (workers=1) or in `workers` spawned processes with `threads` torch threads each
-    (default: cores // workers). Bit-identical results across runs need the same thread count."""
+    (default: cores // workers). Bit-identical results across runs need the same thread count.
+
+    Ctrl-C or SIGTERM stops every worker at once (their generators resume from their last checkpoint): a pool
+    that waited for the jobs in hand would go on training for minutes after the user asked it to stop."""
     if workers < 1:
         raise InputError(f"workers should be at least 1, got {workers}")
     threads = threads or threads_per_worker(workers)
@@ -40,15 +46,33 @@ def run_local(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnR
         for job in jobs:
             on_result(run_job(job, settings, device, threads))
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_job, job, settings, device, threads) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                on_result(future.result())
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            raise
+    run = functools.partial(run_job, settings=settings, device=device, threads=threads)
+    # workers ignore Ctrl-C (the terminal sends it to them too) and are terminated by the pool on the way out
+    with _sigterm_interrupts(), get_context("spawn").Pool(workers, initializer=_ignore_sigint) as pool:
+        for result in pool.imap_unordered(run, jobs):
+            on_result(result)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (`kill PID`) raises KeyboardInterrupt in the main thread, as Ctrl-C does, so that the same clean
+    stop runs; elsewhere (a worker thread) signals cannot be handled and nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_ray(jobs: Sequence[PairJob], settings: DatasetSettings, on_result: OnResult, address: str | None = None,
