@@ -80,6 +80,7 @@ def test_fast_gray16_keeps_modality_and_moves_histogram(tmp_path, gray16_dir, gr
     assert read_samples_modality(out) == GRAY16_LABELS and (out / "modality.json").is_file()
     for old, new in zip(read_manifest(gray16_dir), read_manifest(out, verify=True)):
         assert new["image"] == old["image"] and new["image"].endswith(".png")
+        assert new["style_image"] == style_path.name  # no host folder in a shareable manifest
         assert (out / new["mask"]).read_bytes() == (gray16_dir / old["mask"]).read_bytes()
         with Image.open(out / new["image"]) as img:
             assert img.mode == "I;16"

@@ -342,7 +342,9 @@ def style_samples_dir(samples_dir: str | Path, style_image: str | Path, out_dir:
     check_samples_out(out, overwrite)
     stylist = Stylist(style_image, method, ratio, steps, backbone, weights, device, seed, modality.channels,
                       modality.bit_depth)
-    extra = {**stylist.settings.manifest_columns(), "style_image": str(style_image),
+    # the file's name and hash identify the style image; its folder would tell whoever gets the synthetic set
+    # where (and under which names) the real data lives on the host that made it
+    extra = {**stylist.settings.manifest_columns(), "style_image": Path(style_image).name,
              "style_image_sha256": sha256_file(style_image)}
     with staging_dir(out) as staging:
         (staging / "images").mkdir()
