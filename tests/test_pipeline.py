@@ -18,6 +18,8 @@ from singan_seg.data.dataset import find_pairs, make_folds, read_folds, write_fo
 from singan_seg.files import exclusive_dir_lock
 from singan_seg.pipeline import DatasetSettings, build_dataset, export_training_set
 
+from .test_cli import cli
+
 SETTINGS = DatasetSettings(preset="tiny", per_image=2, seed=1)
 
 
@@ -97,7 +99,8 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, dataset):
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert not (tmp_path / "killed" / "manifest.csv").exists()
+    if (tmp_path / "killed" / "manifest.csv").exists():  # written as pairs finish: only finished ones
+        assert {r["source_id"] for r in read_csv(tmp_path / "killed" / "manifest.csv")} <= {"p0"}
     subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True, env=env, timeout=600)
     assert (tmp_path / "killed" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
 
@@ -318,3 +321,41 @@ def test_style_step_keeps_masks(tmp_path, dataset):
         assert (pair / "samples" / row["mask"]).read_bytes() == (pair / "samples_raw" / row["mask"]).read_bytes()
         assert (pair / "samples" / row["image"]).read_bytes() != (pair / "samples_raw" / row["image"]).read_bytes()
     assert {r["style_method"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"fast"}
+
+
+def test_a_stopped_or_running_build_has_a_manifest_of_its_finished_pairs(tmp_path, dataset, monkeypatch):
+    """A build of days must be usable while it runs and after Ctrl-C: the manifest lists every finished pair
+    (and nothing else), export takes them, and the re-run ends with the manifest of an uninterrupted build."""
+    import singan_seg.pipeline.build as build_module
+
+    settings = DatasetSettings(method="patchnn", max_size=40, per_image=2, seed=3)  # no training: fast
+    real_run_local = build_module.run_local
+    seen = []  # the manifest's sources each time a pair has finished
+
+    def stop_after_two(jobs, settings, on_result, **kw):
+        def on_result_then_stop(result):
+            on_result(result)
+            manifest = tmp_path / "syn" / "manifest.csv"
+            seen.append(sorted({r["source_id"] for r in read_csv(manifest)}) if manifest.exists() else None)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+        real_run_local(jobs, settings, on_result_then_stop, **kw)
+
+    monkeypatch.setattr(build_module, "MANIFEST_EVERY_S", 0.0)  # rewrite after every pair
+    monkeypatch.setattr(build_module, "run_local", stop_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build(dataset, tmp_path / "syn", settings=settings)
+    assert seen == [["p0"], ["p0", "p1"]]  # updated while running
+    rows = read_csv(tmp_path / "syn" / "manifest.csv")
+    assert sorted((r["source_id"], r["index"]) for r in rows) == [("p0", "0"), ("p0", "1"), ("p1", "0"), ("p1", "1")]
+    assert build_module.build_progress(tmp_path / "syn") == (2, 4)
+    assert export_training_set(tmp_path / "syn", tmp_path / "so_far", per_image=1) == 2
+    said = cli("export", tmp_path / "syn", "--out", tmp_path / "so_far_cli")
+    assert said.returncode == 0 and "unfinished: 2 of its 4 real pairs" in " ".join((said.stdout + said.stderr).split())
+
+    monkeypatch.setattr(build_module, "run_local", real_run_local)
+    assert sorted(build(dataset, tmp_path / "syn", settings=settings).done) == ["p2", "p3"]
+    build(dataset, tmp_path / "whole", settings=settings)
+    assert (tmp_path / "syn" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
+    assert build_module.build_progress(tmp_path / "syn") == (4, 4)
+    assert build_module.build_progress(tmp_path / "so_far") is None  # an export is not a build

@@ -81,10 +81,14 @@ def export(
     overwrite: bool = typer.Option(False, help="replace an existing folder"),
 ) -> None:
     """Export a training set of synthetic pairs, without the samples made from one fold's images."""
-    from ..pipeline import export_training_set
+    from ..pipeline import build_progress, export_training_set
 
     count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite, per_image=per_image)
     console.print(f"[green]{count} pairs written to {out}[/green]")
+    progress = build_progress(dataset)
+    if progress and progress[0] < progress[1]:
+        console.print(f"[yellow]the build is unfinished: {progress[0]} of its {progress[1]} real pairs have "
+                      "samples, and the export holds theirs only (re-run build-dataset to go on)[/yellow]")
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Dataset helpers.")

@@ -4,7 +4,10 @@
     OUT/pairs/<id>/model/       the pair's generator (checkpointed per scale and every 10 min; absent with patchnn)
     OUT/pairs/<id>/samples/     its samples (images/, masks/, manifest.csv)
     OUT/pairs/<id>/DONE.json    written last: the job is complete
-    OUT/manifest.csv            every sample with its fold, source id, seed, generator and sha256
+    OUT/manifest.csv            every finished pair's samples with their fold, source id, seed, generator and
+                                sha256; rewritten as pairs finish (at most every MANIFEST_EVERY_S seconds), when
+                                the build stops (also on Ctrl-C) and at the end, so a long build can be exported
+                                or benchmarked while it runs
     OUT/failures.json           pairs that failed, with their errors (absent when none did)
 
 Re-running the same command after an interruption or a crash skips finished pairs, resumes half-trained
@@ -18,6 +21,7 @@ and style. If batched training fails, the jobs train their pairs one by one as u
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import time
@@ -45,6 +49,7 @@ log = logging.getLogger("singan_seg")
 DATASET_FORMAT = 1
 DATASET_FORMAT_NAME = "singan-seg-dataset"
 BACKENDS = ("local", "ray")
+MANIFEST_EVERY_S = 60.0  # a pair takes minutes; rewriting the whole manifest more often than this buys nothing
 
 
 @dataclass
@@ -246,7 +251,9 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                                                                   if settings.method == "singan" else None),
                                                  "pairs": {j.id: j.fold for j in jobs},
                                                  **({"priors": prior_record} if prior_record else {})})
+        write_modality_file(out, modality)  # what export and the benchmark read the samples as
         started = time.perf_counter()
+        last_manifest = started
         if batch_models > 1:
             train_batched(jobs, settings, device, batch_models, threads, progress)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -254,20 +261,33 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
             task = bar.add_task("pairs", total=len(jobs), status="")
 
             def on_result(r: dict[str, Any]) -> None:
+                nonlocal last_manifest
                 if r["status"] == "failed":
                     result.failed[r["id"]] = r["error"]
                 else:
                     (result.done if r["status"] == "done" else result.skipped).append(r["id"])
                 bar.update(task, advance=1, status=f"done {len(result.done) + len(result.skipped)}  "
                                                    f"failed {len(result.failed)}")
+                if r["status"] == "done" and time.perf_counter() - last_manifest >= MANIFEST_EVERY_S:
+                    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+                    last_manifest = time.perf_counter()
 
-            if backend == "ray":
-                run_ray(jobs, settings, on_result, address=ray_address, device=device, cpus_per_job=threads or 2)
-            else:
-                run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
+            try:
+                if backend == "ray":
+                    run_ray(jobs, settings, on_result, address=ray_address, device=device,
+                            cpus_per_job=threads or 2)
+                else:
+                    run_local(jobs, settings, on_result, workers=workers, device=device, threads=threads)
+            except BaseException:
+                # stopped (Ctrl-C, kill) or crashed: leave a manifest of every pair finished so far, then go on
+                # stopping; failing to write it must not hide why the build stopped
+                try:
+                    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("could not update %s while stopping: %s", out / "manifest.csv", exc)
+                raise
         result.seconds = time.perf_counter() - started
         write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
-        write_modality_file(out, modality)  # what export and the benchmark read the samples as
         failures = out / "failures.json"
         if result.failed:
             write_json_atomic(failures, result.failed)
@@ -373,6 +393,20 @@ def _dataset_file(dataset: Path, root: Path, row: dict[str, str], column: str, p
     if not resolved.is_file():
         raise InputError(f"{where}: the file is missing", manifest)
     return path
+
+
+def build_progress(dataset_dir: str | Path) -> tuple[int, int] | None:
+    """(finished pairs, pairs) of a build-dataset folder, or None where its dataset.json cannot say; a build that
+    is running or was stopped has a manifest of its finished pairs only."""
+    dataset = Path(dataset_dir)
+    try:
+        pairs = json.loads((dataset / "dataset.json").read_text(encoding="utf-8")).get("pairs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(pairs, dict):
+        return None
+    finished = sum(Path(i).name == i and (dataset / "pairs" / i / "DONE.json").is_file() for i in pairs)
+    return finished, len(pairs)
 
 
 def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fold: int | None = None,
