@@ -359,3 +359,13 @@ def test_a_stopped_or_running_build_has_a_manifest_of_its_finished_pairs(tmp_pat
     assert (tmp_path / "syn" / "manifest.csv").read_bytes() == (tmp_path / "whole" / "manifest.csv").read_bytes()
     assert build_module.build_progress(tmp_path / "syn") == (4, 4)
     assert build_module.build_progress(tmp_path / "so_far") is None  # an export is not a build
+
+
+def test_time_left_counts_only_pairs_trained_in_this_run():
+    from singan_seg.pipeline.build import time_left
+
+    # a resumed build: 600 pairs skipped in no time, 4 trained in 400 s, 60 left -> 60 x 100 s
+    assert time_left(trained=4, left=60, seconds=400.0) == "about 1.7 h left"
+    assert time_left(trained=4, left=3, seconds=400.0) == "about 5 min left"
+    assert time_left(trained=0, left=60, seconds=30.0) == "time left: after the first pair"
+    assert time_left(trained=4, left=0, seconds=400.0) == ""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..data.dataset import PairFiles, find_pairs, read_folds
 from ..data.modality import RGB_BINARY, Modality
@@ -173,6 +173,17 @@ def collect_manifest(out: Path, jobs: list[PairJob]) -> list[dict[str, str]]:
     return rows
 
 
+def time_left(trained: int, left: int, seconds: float) -> str:
+    """The time the build still needs at the rate of this run's trained pairs (skipped ones took no time, so
+    a resumed build's estimate is not fooled by them; a rate-window estimate is, for hours)."""
+    if left == 0:
+        return ""
+    if trained == 0:
+        return "time left: after the first pair"
+    hours = left * seconds / trained / 3600
+    return f"about {hours:.1f} h left" if hours >= 1 else f"about {hours * 60:.0f} min left"
+
+
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -257,7 +268,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         if batch_models > 1:
             train_batched(jobs, settings, device, batch_models, threads, progress)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[status]}"), TimeRemainingColumn(), disable=not progress) as bar:
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=not progress) as bar:
             task = bar.add_task("pairs", total=len(jobs), status="")
 
             def on_result(r: dict[str, Any]) -> None:
@@ -266,8 +277,10 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                     result.failed[r["id"]] = r["error"]
                 else:
                     (result.done if r["status"] == "done" else result.skipped).append(r["id"])
+                left = len(jobs) - len(result.done) - len(result.skipped) - len(result.failed)
+                eta = time_left(len(result.done), left, time.perf_counter() - started)
                 bar.update(task, advance=1, status=f"done {len(result.done) + len(result.skipped)}  "
-                                                   f"failed {len(result.failed)}")
+                                                   f"failed {len(result.failed)}  {eta}")
                 if r["status"] == "done" and time.perf_counter() - last_manifest >= MANIFEST_EVERY_S:
                     write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
                     last_manifest = time.perf_counter()
