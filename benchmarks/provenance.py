@@ -12,29 +12,19 @@ folder and `<external>/NAME` for anything else, so no result names a folder of t
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path, PurePath
 
-import singan_seg
+from singan_seg.version_info import code_version
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"  # ../shared/data/<name>, written as <name>
 
 
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True,
-                              timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def provenance() -> dict:
     """The commit (None outside a git checkout), whether tracked files differ from it, and the package version."""
-    commit = _git("rev-parse", "--short", "HEAD") or None
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if status is None else bool(status), "version": singan_seg.__version__}
+    info = code_version()
+    return {"commit": info["commit"], "dirty": info["dirty"], "version": info["version"]}
 
 
 def portable_path(path: str | PurePath) -> str:

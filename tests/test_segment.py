@@ -12,12 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
+import singan_seg as ss
 from singan_seg.data.samples_dir import write_manifest, write_pair_files
 from singan_seg.errors import InputError
 from singan_seg.segment.data import Arrays, SegDataset, synthetic_pairs
 from singan_seg.segment.experiments import plan_runs, run_benchmark
 from singan_seg.segment.metrics import evaluate_masks
 from singan_seg.segment.train import SegConfig, protocol_config, train_segmenter
+from singan_seg.version_info import code_version
 
 from .conftest import write_real_folder
 
@@ -302,8 +304,10 @@ def test_protocols():
 
 
 @pytest.mark.slow
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     from safetensors.torch import load_file
+
+    import singan_seg.segment.train as train_module
 
     train, val = blob_arrays(12, 0), blob_arrays(6, 1)
     whole = train_segmenter(train, val, TINY, out_dir=tmp_path / "a", device="cpu", progress=False)
@@ -316,7 +320,10 @@ def test_resume_equals_uninterrupted(tmp_path):
         train_segmenter(train, val, TINY, out_dir=tmp_path / "b", device="cpu", progress=False,
                         on_epoch_end=interrupt)
     assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["epochs_done"] == 2
+    later = {"version": "9.9.9", "commit": None, "dirty": None}  # the run is resumed by other code
+    monkeypatch.setattr(train_module, "code_version", lambda: later)
     resumed = train_segmenter(train, val, TINY, out_dir=tmp_path / "b", device="cpu", progress=False)
+    assert whole.code == [code_version()] and resumed.code == [code_version(), later]  # both trained it
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
     assert resumed.best == whole.best
     a, b = (json.loads((tmp_path / d / "checkpoint.json").read_text()) for d in "ab")
@@ -361,6 +368,7 @@ def test_benchmark_writes_json_markdown_and_plot(tmp_path, real_dir):
     for run in real["runs"].values():
         assert run["train_pairs"] == 4 and run["test_pairs"] == 2
         assert all(0 <= run["metrics"][m] <= 1 for m in ("iou", "f_score", "accuracy", "recall", "precision"))
+        assert run["code"] == [code_version()] and run["code"][0]["version"] == ss.__version__
     assert real["mean"]["iou"] == pytest.approx(np.mean([r["metrics"]["iou"] for r in real["runs"].values()]))
     assert results["experiments"]["FAKE-1 No ST"]["runs"]["fold1"]["synthetic_train"] == 4
     table = (tmp_path / "out" / "results.md").read_text()

@@ -240,7 +240,7 @@ def run_benchmark(experiment: str, data_dir: str | Path, folds_csv: str | Path, 
         entry["runs"][run.name] = {"metrics": result.best, "best_epoch": result.best_epoch,
                                    "train_pairs": len(train), "real_train": len(run.real_train),
                                    "synthetic_train": len(run.synthetic_train), "test_pairs": len(test),
-                                   "seconds": round(result.seconds, 1),
+                                   "seconds": round(result.seconds, 1), "code": result.code,
                                    "history": [{k: h[k] for k in ("epoch", "lr", "train_loss", "iou", "seconds")}
                                                for h in result.history]}
         entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda item: _run_order(item[0])))

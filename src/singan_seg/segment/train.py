@@ -19,7 +19,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
+from ..version_info import code_version
 from ..device import machine_info, resolve_device
 from ..errors import CheckpointError, InputError
 from ..files import atomic_path, sha256_file, write_json_atomic
@@ -122,6 +123,7 @@ class TrainResult:
     weights_note: str  # where the encoder weights came from
     seconds: float
     out_dir: Path | None
+    code: list[dict] = field(default_factory=list)  # version/commit of the code that trained it (version_info)
 
 
 # ---- checkpoints -----------------------------------------------------------------------------------------
@@ -258,6 +260,7 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
     best: dict = {}
     best_epoch, start, seconds = -1, 0, 0.0
     files: dict[str, dict | None] = {"last_file": None, "best_file": None}
+    code: list[dict] = []  # the code versions that trained this run's epochs (more than one after a resume)
     meta = read_checkpoint(out) if out is not None else None
     if meta is not None:  # resume: same config, then weights + Adam state of the last finished epoch
         if meta["config"] != cfg.to_dict():
@@ -270,6 +273,7 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
         history, best, best_epoch = meta["history"], meta["best"], meta["best_epoch"]
         start, seconds, files = meta["epochs_done"], meta["seconds"], {k: meta[k] for k in files}
         weights_note = meta["weights_note"]
+        code = meta.get("code", [])  # absent before 0.13
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -303,6 +307,8 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
             entry = {"epoch": epoch, "lr": cfg.lr_at(epoch), "train_loss": train_loss,
                      "seconds": round(time.perf_counter() - started, 2), **metrics}
             history.append(entry)
+            if code_version() not in code:
+                code = [*code, code_version()]
             if out is not None:
                 old = [files["last_file"]] + ([files["best_file"]] if metrics["iou"] > best.get("iou", -1) else [])
             if metrics["iou"] > best.get("iou", -1):
@@ -320,7 +326,7 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
                     "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
                     "config": cfg.to_dict(), "weights_note": weights_note, "epochs_done": epoch + 1,
                     "complete": epoch + 1 == cfg.epochs, "history": history, "best": best, "best_epoch": best_epoch,
-                    "seconds": seconds, "param_groups": groups, "machine": machine_info(dev), **files})
+                    "seconds": seconds, "param_groups": groups, "machine": machine_info(dev), "code": code, **files})
                 for entry_old in old:
                     if entry_old is not None and entry_old["file"] not in {f["file"] for f in files.values() if f}:
                         (out / entry_old["file"]).unlink(missing_ok=True)
@@ -333,4 +339,4 @@ def train_segmenter(train: Arrays, val: Arrays, cfg: SegConfig, out_dir: str | P
     if not math.isfinite(history[-1]["train_loss"]):
         raise InputError(f"training diverged (loss {history[-1]['train_loss']}) in {label or 'this run'}")
     return TrainResult(best=best, best_epoch=best_epoch, history=history, weights_note=weights_note,
-                       seconds=seconds, out_dir=out)
+                       seconds=seconds, out_dir=out, code=code)
