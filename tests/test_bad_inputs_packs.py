@@ -517,9 +517,11 @@ def _row(n, **changes):
 CASES["export-fold-x"] = _export(_row(1, fold="x"), "--exclude-fold", "0",
                                  expected=["manifest.csv", "line 3: fold 'x' is not an integer"])
 CASES["export-absolute-path"] = _export(_row(0, image="/etc/hostname"),
-                                        expected=["manifest.csv", "'/etc/hostname' is not a relative path"])
+                                        expected=["manifest.csv", "'/etc/hostname' points outside the folder"])
 CASES["export-dotdot-path"] = _export(_row(0, mask="pairs/../../outside.png"),
-                                      expected=["manifest.csv", "line 2: mask", "not a relative path"])
+                                      expected=["manifest.csv", "line 2: mask", "points outside the folder"])
+CASES["export-backslash-path"] = _export(_row(0, image="pairs\\..\\..\\outside.png"),
+                                         expected=["manifest.csv", "line 2: image", "points outside the folder"])
 CASES["export-sha-mismatch"] = _export(_row(1, image_sha256="0" * 64),
                                        expected=["manifest.csv", "line 3", "does not match its image_sha256"])
 CASES["export-sha-column-missing"] = _export(lambda rows: [r.pop("mask_sha256") for r in rows],

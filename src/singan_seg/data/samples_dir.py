@@ -18,7 +18,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 from PIL import Image
@@ -125,12 +125,13 @@ def read_manifest_rows(manifest: Path, required: tuple[str, ...]) -> list[dict[s
 
 
 def manifest_file(directory: Path, row: dict[str, str], column: str, manifest: Path, line: int) -> Path:
-    """DIR / row[column], refusing an empty value and a path that leaves DIR (absolute, or with ..)."""
+    """DIR / row[column], refusing an empty value and a path that leaves DIR (absolute on any system, with `..`,
+    or with backslashes, which mean a folder on Windows and a file name here)."""
     name = row.get(column) or ""
     if not name.strip():
         raise InputError(f"line {line}: the {column!r} column is empty (truncated or malformed row?)", manifest)
-    relative = Path(name)
-    if relative.is_absolute() or relative.drive or ".." in relative.parts:
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or PureWindowsPath(name).is_absolute() or "\\" in name or ".." in relative.parts:
         raise InputError(f"line {line}: {column} path {name!r} points outside the folder; manifest paths must be "
                          "relative to it", manifest)
     return directory / relative

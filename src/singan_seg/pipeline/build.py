@@ -26,7 +26,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..data.dataset import PairFiles, find_pairs, read_folds
 from ..data.modality import RGB_BINARY, Modality
 from ..data.pairs import load_pair
-from ..data.samples_dir import (read_manifest, read_manifest_rows, read_samples_modality, write_manifest,
+from ..data.samples_dir import (manifest_file, read_manifest, read_manifest_rows, read_samples_modality, write_manifest,
                                 write_modality_file)
 from ..errors import CheckpointError, InputError, OutputExistsError
 from ..files import exclusive_dir_lock, parse_versioned_json, sha256_bytes, staging_dir, write_json_atomic
@@ -388,15 +388,10 @@ def _int_field(row: dict[str, str], column: str, position: int, manifest: Path, 
 
 def _dataset_file(dataset: Path, root: Path, row: dict[str, str], column: str, position: int,
                   manifest: Path) -> Path:
-    """The file a manifest row names, after checking it is a plain relative path that stays inside the dataset
-    (no absolute path, no `..`, no link leading out) and exists."""
-    name = row.get(column) or ""
-    where = f"line {position + 2}: {column} {name!r}"
-    pure = PurePosixPath(name)
-    if not name or pure.is_absolute() or PureWindowsPath(name).is_absolute() or "\\" in name \
-            or any(part in ("..", "") for part in pure.parts):
-        raise InputError(f"{where} is not a relative path inside the dataset; refusing to export it", manifest)
-    path = dataset / name
+    """The file a manifest row names (a relative path inside the dataset: manifest_file), after checking that
+    no link leads it out of the dataset and that it exists: an export must copy only the dataset's own files."""
+    path = manifest_file(dataset, row, column, manifest, position + 2)
+    where = f"line {position + 2}: {column} {row[column]!r}"
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as exc:
