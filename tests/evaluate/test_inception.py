@@ -57,3 +57,10 @@ def test_wrong_weights_file_is_refused(tmp_path):
         InceptionFeatures(fake)
     with pytest.raises(InputError, match="not found"):
         InceptionFeatures(tmp_path / "missing.pt")
+
+
+def test_auto_device_is_cuda_when_present_and_a_bad_name_is_one_line():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert InceptionFeatures(device="auto").device.type == expected
+    with pytest.raises(InputError, match="unknown device 'gpu'"):
+        InceptionFeatures(device="gpu")

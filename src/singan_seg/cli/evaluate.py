@@ -21,7 +21,7 @@ def evaluate_sifid(
     real: Path = typer.Option(..., help="the real image, or a folder of real images whose stems are the source_ids"),
     channels: int = typer.Option(192, help="192 (SinGAN reference layer) or 64 (first max-pool)"),
     weights: Optional[Path] = typer.Option(None, help=WEIGHTS_HELP),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda"),
 ) -> None:
     """SIFID of each synthetic image against its real source (mean ± sd)."""
     from ..evaluate import sifid
@@ -35,7 +35,7 @@ def evaluate_fid(
     a: Path = typer.Option(..., help="first image set (folder, images/+masks/ folder or samples directory)"),
     b: Path = typer.Option(..., help="second image set"),
     weights: Optional[Path] = typer.Option(None, help=WEIGHTS_HELP),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda"),
 ) -> None:
     """FID between two image sets (2048-d pool features at 299 px)."""
     from ..evaluate import fid
@@ -66,7 +66,7 @@ def evaluate_privacy(
     train_real: Path = typer.Option(..., help="real images the generators were trained on"),
     heldout_real: Path = typer.Option(..., help="real images NOT used for training (baseline)"),
     weights: Optional[Path] = typer.Option(None, help=WEIGHTS_HELP),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda"),
 ) -> None:
     """Nearest training images of each synthetic image, memorisation score and membership-inference AUC."""
     from ..evaluate import privacy_audit
@@ -87,7 +87,7 @@ def evaluate_report(
     channels: int = typer.Option(192, help="SIFID layer: 192 or 64 channels"),
     no_fid: bool = typer.Option(False, help="skip FID (meaningless for a few images)"),
     weights: Optional[Path] = typer.Option(None, help=WEIGHTS_HELP),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda"),
 ) -> None:
     """All metrics in one self-contained HTML report plus a JSON of the numbers."""
     from ..evaluate import evaluate_samples, write_report

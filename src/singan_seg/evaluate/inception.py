@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import resolve_device
 from ..errors import InputError
 from ..files import sha256_file
 
@@ -88,7 +89,7 @@ class InceptionFeatures:
         if verify and self.sha256 != WEIGHTS_SHA256:
             raise InputError(f"not the TF Inception-v3 FID network (sha256 {self.sha256[:12]}…, expected "
                              f"{WEIGHTS_SHA256[:12]}…)", self.path)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)  # "auto" too
         with warnings.catch_warnings():  # torch warns that TorchScript is deprecated; the file is TorchScript
             warnings.simplefilter("ignore")
             network = torch.jit.load(str(self.path), map_location="cpu")
