@@ -514,6 +514,7 @@ def _row(n, **changes):
     return lambda rows: rows[n].update(changes)
 
 
+CASES["export-limit-zero"] = _export(None, "--limit", "0", expected=["limit should be at least 1, got 0"])
 CASES["export-fold-x"] = _export(_row(1, fold="x"), "--exclude-fold", "0",
                                  expected=["manifest.csv", "line 3: fold 'x' is not an integer"])
 CASES["export-absolute-path"] = _export(_row(0, image="/etc/hostname"),

@@ -354,6 +354,12 @@ def test_a_stopped_or_running_build_has_a_manifest_of_its_finished_pairs(tmp_pat
     assert export_training_set(tmp_path / "syn", tmp_path / "so_far", per_image=1) == 2
     said = cli("export", tmp_path / "syn", "--out", tmp_path / "so_far_cli")
     assert said.returncode == 0 and "unfinished: 2 of its 4 real pairs" in " ".join((said.stdout + said.stderr).split())
+    # a fixed subset of a build in progress: the first M sources by id, and never fewer than asked for
+    assert cli("export", tmp_path / "syn", "--out", tmp_path / "first1", "--limit", "1").returncode == 0
+    assert sorted(r["source_id"] for r in read_csv(tmp_path / "first1" / "manifest.csv")) == ["p0", "p0"]
+    with pytest.raises(ss.InputError, match="only 2 source\\(s\\) have samples here, fewer than the 3"):
+        export_training_set(tmp_path / "syn", tmp_path / "first3", limit=3)
+    assert not (tmp_path / "first3").exists()
 
     monkeypatch.setattr(build_module, "run_local", real_run_local)
     assert sorted(build(dataset, tmp_path / "syn", settings=settings).done) == ["p2", "p3"]

@@ -78,15 +78,18 @@ def export(
     out: Path = typer.Option(..., help="samples folder to write (images/, masks/, manifest.csv)"),
     exclude_fold: Optional[int] = typer.Option(None, help="leave out samples whose source is in this fold"),
     per_image: Optional[int] = typer.Option(None, help="only the first N samples of each real pair (FAKE-N)"),
+    limit: Optional[int] = typer.Option(None, help="only the first M real pairs (by id) that have samples, e.g. a "
+                                        "fixed set from a build still running"),
     overwrite: bool = typer.Option(False, help="replace an existing folder"),
 ) -> None:
     """Export a training set of synthetic pairs, without the samples made from one fold's images."""
     from ..pipeline import build_progress, export_training_set
 
-    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite, per_image=per_image)
+    count = export_training_set(dataset, out, exclude_fold=exclude_fold, overwrite=overwrite, per_image=per_image,
+                                limit=limit)
     console.print(f"[green]{count} pairs written to {out}[/green]")
     progress = build_progress(dataset)
-    if progress and progress[0] < progress[1]:
+    if progress and progress[0] < progress[1] and limit is None:
         console.print(f"[yellow]the build is unfinished: {progress[0]} of its {progress[1]} real pairs have "
                       "samples, and the export holds theirs only (re-run build-dataset to go on)[/yellow]")
 

@@ -375,6 +375,16 @@ def first_per_source(rows: list[dict], per_image: int, manifest: Path) -> list[d
     return [row for i, row in enumerate(rows) if i in keep]
 
 
+def first_sources(rows: list[dict], limit: int, manifest: Path) -> list[dict]:
+    """The rows of the first `limit` sources by id; fewer sources than that is refused (an export silently
+    smaller than asked for would make a smaller experiment look like the one asked for)."""
+    ids = sorted({row["source_id"] for row in rows})
+    if len(ids) < limit:
+        raise InputError(f"only {len(ids)} source(s) have samples here, fewer than the {limit} asked for", manifest)
+    kept = set(ids[:limit])
+    return [row for row in rows if row["source_id"] in kept]
+
+
 def _int_field(row: dict[str, str], column: str, position: int, manifest: Path, default: int | None = None) -> int:
     """An integer column of manifest row `position` (0-based; named as the CSV line), or `default` when empty."""
     value = (row.get(column) or "").strip()
@@ -418,11 +428,13 @@ def build_progress(dataset_dir: str | Path) -> tuple[int, int] | None:
 
 
 def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fold: int | None = None,
-                        overwrite: bool = False, per_image: int | None = None) -> int:
+                        overwrite: bool = False, per_image: int | None = None, limit: int | None = None) -> int:
     """Copy the synthetic pairs whose source is not in `exclude_fold` into a flat samples dir; return the count.
 
     This is the training set for the run that tests on fold `exclude_fold`: no sample made from a test image.
     `per_image` keeps only the first N samples (by index) of each source: the paper's FAKE-N sets.
+    `limit` keeps only the samples of the first M sources (by id) that have samples, so that a build still
+    running gives a fixed set (build-dataset's first M pairs, when none of them failed).
 
     The manifest is untrusted input: every path it lists must stay inside the dataset and every file must match
     its sha256 in the manifest, every fold must be an integer, and an `exclude_fold` that no row has is refused
@@ -439,8 +451,9 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
                          "there would replace dataset files); choose another --out", out)
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a directory", out)
-    if per_image is not None and per_image < 1:
-        raise InputError(f"per_image should be at least 1, got {per_image}")
+    for name, value in (("per_image", per_image), ("limit", limit)):
+        if value is not None and not _positive_int(value):
+            raise InputError(f"{name} should be at least 1, got {value!r}")
     # read_manifest_rows turns an unreadable, non-UTF-8 or truncated manifest into a one-line InputError
     rows = read_manifest_rows(manifest, ("image", "mask", "source_id", "image_sha256", "mask_sha256"))
     folds = [_int_field(row, "fold", i, manifest) if (row.get("fold") or "").strip() else None
@@ -456,6 +469,8 @@ def export_training_set(dataset_dir: str | Path, out_dir: str | Path, exclude_fo
             raise InputError(f"no sample comes from fold {exclude_fold} (the dataset's folds are "
                              f"{sorted(set(folds))}); excluding it would exclude nothing", manifest)
         rows = [row for row, fold in zip(rows, folds) if fold != exclude_fold]
+    if limit is not None:
+        rows = first_sources(rows, limit, manifest)
     if per_image is not None:
         rows = first_per_source(rows, per_image, manifest)
     sources: list[tuple[int, dict[str, str], dict[str, Path]]] = []
