@@ -173,6 +173,11 @@ def collect_manifest(out: Path, jobs: list[PairJob]) -> list[dict[str, str]]:
     return rows
 
 
+def write_dataset_manifest(out: Path, jobs: list[PairJob]) -> None:
+    """OUT/manifest.csv of every pair finished so far (atomically: a reader never sees half of it)."""
+    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+
+
 def time_left(trained: int, left: int, seconds: float) -> str:
     """The time the build still needs at the rate of this run's trained pairs (skipped ones took no time, so
     a resumed build's estimate is not fooled by them; a rate-window estimate is, for hours)."""
@@ -282,7 +287,7 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                 bar.update(task, advance=1, status=f"done {len(result.done) + len(result.skipped)}  "
                                                    f"failed {len(result.failed)}  {eta}")
                 if r["status"] == "done" and time.perf_counter() - last_manifest >= MANIFEST_EVERY_S:
-                    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+                    write_dataset_manifest(out, jobs)
                     last_manifest = time.perf_counter()
 
             try:
@@ -295,12 +300,12 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                 # stopped (Ctrl-C, kill) or crashed: leave a manifest of every pair finished so far, then go on
                 # stopping; failing to write it must not hide why the build stopped
                 try:
-                    write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+                    write_dataset_manifest(out, jobs)
                 except Exception as exc:  # noqa: BLE001
                     log.warning("could not update %s while stopping: %s", out / "manifest.csv", exc)
                 raise
         result.seconds = time.perf_counter() - started
-        write_manifest(out / "manifest.csv", collect_manifest(out, jobs))
+        write_dataset_manifest(out, jobs)
         failures = out / "failures.json"
         if result.failed:
             write_json_atomic(failures, result.failed)

@@ -27,11 +27,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
-from ..version_info import code_version
 from ..device import machine_info, resolve_device
 from ..errors import CheckpointError, InputError
 from ..files import atomic_path, sha256_file, write_json_atomic
 from ..rng import seeded_generator
+from ..version_info import code_version
 from .data import Arrays, SegDataset
 from .metrics import MetricTotals
 from .model import build_segmenter
