@@ -485,6 +485,8 @@ CASES["build-limit-0"] = lambda ctx: (_build(ctx, "--limit", "0"), ["limit"])
 CASES["build-style-steps-0"] = lambda ctx: (_build(ctx, "--style", "fast", "--style-steps", "0"), ["style_steps"])
 CASES["build-seed-negative"] = lambda ctx: (_build(ctx, "--seed", "-1"), ["seed should be >= 0"])
 CASES["build-backend-unknown"] = lambda ctx: (_build(ctx, "--backend", "slurm"), ["backend 'slurm'"])
+CASES["build-exclude-fold-without-folds"] = lambda ctx: (
+    _build(ctx, "--exclude-fold", "0"), ["cannot leave out fold 0 without a folds file (--folds)"])
 
 
 def _case_build_out_is_images(ctx):

@@ -369,6 +369,24 @@ def test_a_stopped_or_running_build_has_a_manifest_of_its_finished_pairs(tmp_pat
     assert build_module.build_progress(tmp_path / "so_far") is None  # an export is not a build
 
 
+def test_a_build_for_one_test_fold_trains_nothing_for_that_fold(tmp_path, dataset):
+    """--exclude-fold k builds the training set of the runs tested on fold k only: no generator, sample or
+    manifest row comes from a fold-k image; without folds, or with a fold no pair is in, it is refused."""
+    settings = DatasetSettings(method="patchnn", max_size=40, per_image=2, seed=3)
+    result = build(dataset, tmp_path / "syn", settings=settings, exclude_fold=0)
+    assert sorted(result.done) == ["p1", "p3"]
+    assert sorted(p.name for p in (tmp_path / "syn" / "pairs").iterdir()) == ["p1", "p3"]
+    assert {r["source_id"] for r in read_csv(tmp_path / "syn" / "manifest.csv")} == {"p1", "p3"}
+    assert json.loads((tmp_path / "syn" / "dataset.json").read_text())["pairs"] == {"p1": 1, "p3": 1}
+    assert export_training_set(tmp_path / "syn", tmp_path / "train_for_fold0") == 4
+    with pytest.raises(ss.InputError, match="no pair is in fold 5 .the folds are \\[0, 1\\]."):
+        build(dataset, tmp_path / "other", settings=settings, exclude_fold=5)
+    with pytest.raises(ss.InputError, match="cannot leave out fold 0 without a folds file"):
+        build_dataset(dataset / "images", dataset / "masks", tmp_path / "other", settings=settings,
+                      progress=False, exclude_fold=0)
+    assert not (tmp_path / "other").exists()
+
+
 def test_time_left_counts_only_pairs_trained_in_this_run():
     from singan_seg.pipeline.build import time_left
 

@@ -38,6 +38,8 @@ def build_dataset(
     backend: str = typer.Option("local", help="local or ray"),
     ray_address: Optional[str] = typer.Option(None, help="address of a running Ray cluster"),
     limit: Optional[int] = typer.Option(None, help="only the first M pairs (by id)"),
+    exclude_fold: Optional[int] = typer.Option(None, help="build nothing for this fold's pairs (when only the runs "
+                                               "tested on it are wanted: saves 1/k of the work)"),
     dry_run: bool = typer.Option(False, help="validate, print the plan and a cost estimate measured here"),
     overwrite: bool = typer.Option(False, help="rebuild a dataset made with other settings"),
     device: str = typer.Option("cpu", help="auto, cpu or cuda"),
@@ -57,7 +59,8 @@ def build_dataset(
                                classes=classes or "", channels=channels, bit_depth=bit_depth)
     result = build(images, masks, out, folds=folds, settings=settings, workers=workers, backend=backend,
                    ray_address=ray_address, limit=limit, dry_run=dry_run, overwrite=overwrite,
-                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models, priors=prior)
+                   device=str(resolve_device(device)), threads=threads, batch_models=batch_models, priors=prior,
+                   exclude_fold=exclude_fold)
     if result.estimate is not None:
         e = result.estimate
         how = "method patchnn (no training)" if method == "patchnn" else f"preset {preset}"

@@ -216,11 +216,23 @@ def check_build_options(images_dir: str | Path, masks_dir: str | Path, out: Path
                              "choose another --out", out)
 
 
+def without_fold(pairs: list[PairFiles], fold_of: dict[str, int], fold: int, folds: str | Path | None
+                 ) -> list[PairFiles]:
+    """The pairs not in `fold`; refused without a folds file, or when no pair is in that fold."""
+    if not fold_of:
+        raise InputError(f"cannot leave out fold {fold} without a folds file (--folds)")
+    if fold not in fold_of.values():
+        raise InputError(f"no pair is in fold {fold} (the folds are {sorted(set(fold_of.values()))}); leaving it "
+                         "out would leave out nothing", folds)
+    return [p for p in pairs if fold_of[p.id] != fold]
+
+
 def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | Path,
                   folds: str | Path | None = None, settings: DatasetSettings | None = None, workers: int = 1,
                   backend: str = "local", ray_address: str | None = None, limit: int | None = None,
                   dry_run: bool = False, overwrite: bool = False, device: str = "cpu", threads: int | None = None,
-                  progress: bool = True, batch_models: int = 1, priors: Any = None) -> BuildResult:
+                  progress: bool = True, batch_models: int = 1, priors: Any = None,
+                  exclude_fold: int | None = None) -> BuildResult:
     """Train a generator per pair, sample and (optionally) style-transfer, resumably.
 
     Args:
@@ -231,6 +243,8 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
         threads: torch threads per job (local: default the free cores // workers; ray: CPUs per task, default 2).
         backend: "local" or "ray" (one task per pair; OUT must be on a file system every node shares).
         limit: only the first M pairs (by id), for trial runs.
+        exclude_fold: build no generator for this fold's pairs (needs `folds`): when only the runs tested on
+            fold k are wanted, its samples would never be used, and leaving them out saves 1/k of the work.
         dry_run: validate and print the plan with a cost estimate measured here; train nothing.
         batch_models: K > 1 trains the generators K at a time in this process first (train_many; local backend).
         priors: domain priors to warm-start every generator from (`prior train`): "DIR" for every source, or
@@ -245,7 +259,8 @@ def build_dataset(images_dir: str | Path, masks_dir: str | Path, out_dir: str | 
                          "--batch-models 1")
     all_pairs = find_pairs(images_dir, masks_dir)
     fold_of = read_folds(folds, [p.id for p in all_pairs]) if folds else {}
-    pairs = all_pairs[:limit] if limit else all_pairs
+    pairs = without_fold(all_pairs, fold_of, exclude_fold, folds) if exclude_fold is not None else all_pairs
+    pairs = pairs[:limit] if limit else pairs
     modality = validate_pairs(pairs, settings)
     plan, prior_record = plan_priors(priors, pairs, all_pairs, fold_of)
     jobs = [PairJob(id=p.id, image=str(p.image), mask=str(p.mask), fold=fold_of.get(p.id),
