@@ -7,9 +7,11 @@ Python API:
     real-N      N real pairs of folds 1+2
     singan-N    the synthetic pairs (--per-source each; the paper's "Fake 10R" at 10) of the same N sources, from a
                 SinGAN-Seg build (`build-dataset`, or its `export`)
+    warm-N      the same from a SinGAN-Seg build warm-started from per-fold domain priors (`build-dataset --prior`)
     patchnn-N   the same from a patchnn build
-    real-all, patchnn-all, singan-all
-                every training pair (666) and FAKE-1 sets that hold every source (--patchnn-all / --singan-all)
+    real-all, singan-all, warm-all, patchnn-all
+                every training pair (666) and FAKE-1 sets that hold every source (--singan-all, --warm-all,
+                --patchnn-all)
 
 The N sources are `benchmark --sources N`'s draw: the first N of a seeded shuffle of the training pairs that the
 SinGAN-Seg set (or, without one, the patchnn set) holds samples of: real-N passes that set as --synthetic, so it
@@ -22,12 +24,13 @@ steps of their Real-R runs.)
 
 Rows run in --out/<row>/ and resume there; several instances may run different --rows at once (one thread each
 on a 2-core machine: OMP_NUM_THREADS=1). `--collect` gathers every finished row into
-benchmarks/results/sources_curve_fold0.json (commit, version, machine, settings, per-row metrics) and plots
-docs/images/sources_curve.png.
+benchmarks/results/sources_curve_fold0.json (commit, version, machine, settings, per-row metrics and the code that
+ran each row) and plots docs/images/sources_curve.png. Rows already in that file and not in --out are kept, so
+rows run in different places (or sessions) add up.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sources_curve.py --out /work/runs/curve \\
-        --singan /work/runs/singan128_f12_100 --patchnn /work/runs/patchnn128_f12 --rows real-10 singan-10
-    .venv/bin/python benchmarks/sources_curve.py --out /work/runs/curve --collect
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sources_curve.py --out runs/curve \\
+        --singan runs/singan128_first100 --patchnn runs/patchnn128_first100 --rows real-10 singan-10
+    .venv/bin/python benchmarks/sources_curve.py --out runs/curve --collect
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from provenance import portable, provenance
 REPO = Path(__file__).resolve().parents[1]
 KVASIR = REPO.parent / "shared" / "data" / "kvasir-seg"
 TEST_FOLD = 0
-KINDS = ("real", "singan", "patchnn")
+KINDS = ("real", "singan", "warm", "patchnn")
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,8 +57,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="runs folder (outside the repository; resumable)")
     parser.add_argument("--data", type=Path, default=KVASIR, help="Kvasir-SEG folder (images/, masks/, folds.csv)")
     parser.add_argument("--singan", type=Path, help="SinGAN-Seg build or export holding --per-source samples each")
+    parser.add_argument("--warm", type=Path, help="warm-started SinGAN-Seg build or export of the same sources")
     parser.add_argument("--patchnn", type=Path, help="patchnn build or export of the same sources")
     parser.add_argument("--singan-all", type=Path, help="SinGAN-Seg FAKE-1 set of every training pair")
+    parser.add_argument("--warm-all", type=Path, help="warm-started SinGAN-Seg FAKE-1 set of every training pair")
     parser.add_argument("--patchnn-all", type=Path, help="patchnn FAKE-1 set of every training pair")
     parser.add_argument("--rows", nargs="+", default=[], help="rows to run, e.g. real-10 singan-10 patchnn-all")
     parser.add_argument("--epochs", type=int, default=10)
@@ -85,25 +90,27 @@ def run_row(row: str, args: argparse.Namespace) -> None:
                   folds_to_run=[TEST_FOLD], epochs=args.epochs, epoch_pairs=args.epoch_pairs, seed=args.seed,
                   device=args.device)
     if sources is None:
-        synthetic = {"real": None, "singan": args.singan_all, "patchnn": args.patchnn_all}[kind]
+        synthetic = {"real": None, "singan": args.singan_all, "warm": args.warm_all, "patchnn": args.patchnn_all}[kind]
         if kind != "real" and synthetic is None:
             sys.exit(f"sources_curve: row {row} needs --{kind}-all")
         run_benchmark("real" if kind == "real" else "fake", synthetic=synthetic, **common)
         return
-    synthetic = {"real": args.singan or args.patchnn, "singan": args.singan, "patchnn": args.patchnn}[kind]
+    sets = {name: getattr(args, name) for name in KINDS[1:] if getattr(args, name) is not None}
+    synthetic = next(iter(sets.values()), None) if kind == "real" else sets.get(kind)
     if synthetic is None:
         sys.exit(f"sources_curve: row {row} needs --{'singan' if kind == 'real' else kind} (the sources it holds "
                  f"are the curve's sources)")
-    if args.singan is not None and args.patchnn is not None:
+    if len(sets) > 1:
         _, folds = real_pairs(args.data, args.data / "folds.csv")
-        if held_sources(args.patchnn, folds) != held_sources(args.singan, folds):
-            sys.exit("sources_curve: --patchnn and --singan hold samples of different sources; build both with the "
-                     "same --limit so that every N draws the same pairs")
+        if len({frozenset(held_sources(directory, folds)) for directory in sets.values()}) > 1:
+            sys.exit(f"sources_curve: {', '.join('--' + name for name in sets)} hold samples of different sources; "
+                     "export each with the same --limit so that every N draws the same pairs")
     run_benchmark("real" if kind == "real" else "fake", synthetic=synthetic, sources=sources, **common)
 
 
 def collect(args: argparse.Namespace) -> dict:
-    rows = {}
+    """The rows already in the results file, updated with every finished row in --out."""
+    rows = json.loads(args.results.read_text(encoding="utf-8"))["rows"] if args.results.is_file() else {}
     for results in sorted(args.out.glob("*/results.json")):
         row = results.parent.name
         kind, sources = parse_row(row)
@@ -116,7 +123,8 @@ def collect(args: argparse.Namespace) -> dict:
                      "label": entry["label"], "synthetic": portable(entry["synthetic"]) if entry["synthetic"] else None,
                      "train_pairs": run["train_pairs"], "real_train": run["real_train"],
                      "synthetic_train": run["synthetic_train"], "best_epoch": run["best_epoch"],
-                     "seconds": run["seconds"], "metrics": run["metrics"], "config": entry["config"]}
+                     "seconds": run["seconds"], "metrics": run["metrics"], "config": entry["config"],
+                     "code": run.get("code")}
     return rows
 
 
@@ -127,8 +135,9 @@ def plot(rows: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    names = {"real": "real", "singan": "SinGAN-Seg (fast, 10 per source)", "patchnn": "patchnn (10 per source)"}
-    for kind, marker in zip(KINDS, "osd"):
+    names = {"real": "real", "singan": "SinGAN-Seg (fast, 10 per source)",
+             "warm": "SinGAN-Seg (warm start 1/5, 10 per source)", "patchnn": "patchnn (10 per source)"}
+    for kind, marker in zip(KINDS, "os^d"):
         # the curve: N sources (real: N pairs; synthetic: 10 per source), real-all closes the real curve
         points = sorted((r["sources"], r["metrics"]["iou"]) for r in rows.values()
                         if r["kind"] == kind and (kind == "real" or not r["every_source"]))
