@@ -138,17 +138,18 @@ def plot(rows: dict, path: Path) -> None:
     names = {"real": "real", "singan": "SinGAN-Seg (fast, 10 per source)",
              "warm": "SinGAN-Seg (warm start 1/5, 10 per source)", "patchnn": "patchnn (10 per source)"}
     for kind, marker in zip(KINDS, "os^d"):
-        # the curve: N sources (real: N pairs; synthetic: 10 per source), real-all closes the real curve
+        # the curve: N sources (real: N pairs; synthetic: 10 per source); FAKE-1 rows (1 sample per source, e.g.
+        # every source) are open markers of the same colour
+        fake1 = [r for r in rows.values() if r["kind"] == kind != "real" and r["synthetic_train"] == r["sources"]]
         points = sorted((r["sources"], r["metrics"]["iou"]) for r in rows.values()
-                        if r["kind"] == kind and (kind == "real" or not r["every_source"]))
+                        if r["kind"] == kind and not any(r is f for f in fake1))
         color = None
         if points:
             (line,) = ax.plot(*zip(*points), marker=marker, label=names[kind])
             color = line.get_color()
-        for r in rows.values():  # synthetic sets of every source hold 1 sample each (FAKE-1): open markers
-            if r["kind"] == kind != "real" and r["every_source"]:
-                ax.plot(r["sources"], r["metrics"]["iou"], marker=marker, linestyle="none", color=color,
-                        markerfacecolor="none", label=f"{kind}, 1 per source, every source")
+        if fake1:
+            ax.plot([r["sources"] for r in fake1], [r["metrics"]["iou"] for r in fake1], marker=marker,
+                    linestyle="none", color=color, markerfacecolor="none", label=f"{kind}, 1 per source")
     ax.set_xscale("log")
     ax.set_xlabel("real source pairs (Kvasir-SEG folds 1+2)")
     ax.set_ylabel("IoU on fold 0 (334 real pairs)")
