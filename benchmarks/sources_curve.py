@@ -14,9 +14,9 @@ Python API:
                 --patchnn-all)
 
 The N sources are `benchmark --sources N`'s draw: the first N of a seeded shuffle of the training pairs that the
-SinGAN-Seg set (or, without one, the patchnn set) holds samples of: real-N passes that set as --synthetic, so it
-draws the same pairs, and the script refuses to run while the two sets hold different sources. The draws are
-nested: the 10 sources are among the 50.
+first synthetic set given (--singan, else --warm, else --patchnn) holds samples of: real-N passes that set as
+--synthetic, so it draws the same pairs, and the script refuses to run while the sets given hold different sources.
+The draws are nested: the 10 sources are among the 50.
 Every run takes the same optimiser steps: --epochs epochs of --epoch-pairs draws (the full real set's size; small
 sets repeat with new augmentation, larger ones are subsampled), so IoU differences come from the data, not
 from more or fewer steps. (The paper's Table 3 trained each run 100 epochs, so its Fake-10R runs took 10x the
@@ -90,7 +90,7 @@ def run_row(row: str, args: argparse.Namespace) -> None:
                   folds_to_run=[TEST_FOLD], epochs=args.epochs, epoch_pairs=args.epoch_pairs, seed=args.seed,
                   device=args.device)
     if sources is None:
-        synthetic = {"real": None, "singan": args.singan_all, "warm": args.warm_all, "patchnn": args.patchnn_all}[kind]
+        synthetic = None if kind == "real" else getattr(args, f"{kind}_all")
         if kind != "real" and synthetic is None:
             sys.exit(f"sources_curve: row {row} needs --{kind}-all")
         run_benchmark("real" if kind == "real" else "fake", synthetic=synthetic, **common)
@@ -140,9 +140,9 @@ def plot(rows: dict, path: Path) -> None:
     for kind, marker in zip(KINDS, "os^d"):
         # the curve: N sources (real: N pairs; synthetic: 10 per source); FAKE-1 rows (1 sample per source, e.g.
         # every source) are open markers of the same colour
-        fake1 = [r for r in rows.values() if r["kind"] == kind != "real" and r["synthetic_train"] == r["sources"]]
-        points = sorted((r["sources"], r["metrics"]["iou"]) for r in rows.values()
-                        if r["kind"] == kind and not any(r is f for f in fake1))
+        of_kind = [r for r in rows.values() if r["kind"] == kind]
+        fake1 = [r for r in of_kind if kind != "real" and r["synthetic_train"] == r["sources"]]
+        points = sorted((r["sources"], r["metrics"]["iou"]) for r in of_kind if r not in fake1)
         color = None
         if points:
             (line,) = ax.plot(*zip(*points), marker=marker, label=names[kind])
